@@ -76,6 +76,10 @@
 
       checks = eachSystem (system: {
         ccci = self.packages.${system}.ccci;
+        module-config = import ./tests/nix/module-config.nix {
+          inherit nixpkgs system;
+          module = self.nixosModules.default;
+        };
       });
     };
 }

@@ -46,7 +46,7 @@ FLAKES = ["--extra-experimental-features", "nix-command flakes"]
 SYSTEMS = ["x86_64-linux", "aarch64-linux"]
 # What the flake needs to evaluate; copied so the test sees exactly these files
 # and nothing another engineer has half-written elsewhere in the tree.
-FLAKE_TREE = ["flake.nix", "flake.lock", "pkgs", "modules", "pyproject.toml"]
+FLAKE_TREE = ["flake.nix", "flake.lock", "pkgs", "modules", "tests/nix", "pyproject.toml"]
 
 SETTINGS = {
     "baseDomain": "ci.example.org",
@@ -272,11 +272,12 @@ def flake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A copy of the flake's own files and of the stub nixpkgs, as path: refs."""
     root = tmp_path_factory.mktemp("flake")
     for name in FLAKE_TREE:
-        source = REPO / name
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, root / name)
+            shutil.copy2(source, target)
     stub = tmp_path_factory.mktemp("stub-nixpkgs")
     shutil.copy2(STUB / "nixpkgs/flake.nix", stub / "flake.nix")
     return f"path:{root}", f"path:{stub}"
@@ -301,7 +302,7 @@ def test_flake_outputs_per_system(
     assert flake_eval(nix_env, flake, f"packages.{system}", names) == ["ccci", "default"]
     assert flake_eval(nix_env, flake, f"apps.{system}", names) == ["run"]
     assert flake_eval(nix_env, flake, f"devShells.{system}", names) == ["default"]
-    assert flake_eval(nix_env, flake, f"checks.{system}", names) == ["ccci"]
+    assert flake_eval(nix_env, flake, f"checks.{system}", names) == ["ccci", "module-config"]
     assert flake_eval(nix_env, flake, "formatter", names) == sorted(SYSTEMS)
 
 
