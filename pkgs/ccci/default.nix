@@ -26,8 +26,9 @@ let
       (lib.fileset.fileFilter (file: file.hasExt "py") (root + "/ccci"))
     ];
   };
-  # Tools the executables call through their one process seam. util-linux is
-  # for `script`: abra wants a terminal even with -n.
+  # Tools the executables call through their one process seam (abra needs a
+  # terminal; ccci gives it a pty itself, util-linux's `script` is the
+  # fallback an operator can use to reproduce a call by hand).
   runtimeTools = [
     abra
     docker
