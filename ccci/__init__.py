@@ -1,0 +1,1 @@
+"""ccci: continuous integration for Co-op Cloud recipes."""

@@ -1,0 +1,190 @@
+"""The one seam through which ccci runs another program.
+
+argv lists only (plumbum commands, never a shell string). Every call is logged
+as its joined argv; a failure raises `CommandError` carrying argv, exit code
+and output. A call can run under a pseudo-terminal (abra dies without one:
+"inappropriate ioctl for device"), is bounded by a timeout that kills its whole
+process group, and is killed too when the run is interrupted. Output that may
+hold secrets is neither logged nor kept.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pty
+import re
+import select
+import shlex
+import signal
+import struct
+import subprocess
+import termios
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+from plumbum import local
+
+log = logging.getLogger("ccci")
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\r")
+WITHHELD = "<output withheld: it may hold secrets>"
+
+
+class CommandError(Exception):
+    """An external program failed (non-zero exit, timeout or missing binary)."""
+
+    def __init__(self, argv: Sequence[str], exit_code: int | None, output: str, why: str = ""):
+        self.argv = list(argv)
+        self.exit_code = exit_code
+        self.output = output
+        self.why = why or f"exited {exit_code}"
+        super().__init__(f"{shlex.join(self.argv)}: {self.why}")
+
+    def last_lines(self, count: int = 5) -> str:
+        lines = [line for line in self.output.splitlines() if line.strip()]
+        return " | ".join(lines[-count:])
+
+
+@attrs.frozen
+class Completed:
+    argv: list[str]
+    exit_code: int
+    output: str
+    seconds: float
+
+
+@attrs.define
+class Calls:
+    """Where call transcripts go and how long calls took (for the benchmark)."""
+
+    folder: Path | None = None
+    seconds: float = 0.0
+    count: int = 0
+
+    def record(self, argv: Sequence[str], output: str, exit_code: int | None, seconds: float) -> None:
+        self.seconds += seconds
+        self.count += 1
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        words = [w for w in argv[1:4] if not w.startswith("-")]
+        stem = "-".join([Path(argv[0]).name, *words])
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", stem)[:80]
+        path = self.folder / f"{self.count:03d}-{stem}.log"
+        path.write_text(f"$ {shlex.join(argv)}\n# exit {exit_code}, {seconds:.2f}s\n{output}")
+
+
+def clean(text: str) -> str:
+    """Terminal output as plain text: colour codes and carriage returns gone."""
+    return _ANSI.sub("", text)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    tty: bool = False,
+    timeout: float = 600,
+    check: bool = True,
+    secret_output: bool = False,
+    calls: Calls | None = None,
+    stdin: bytes | None = None,
+) -> Completed:
+    """Run argv to completion; see the module docstring for the guarantees."""
+    argv = [str(word) for word in argv]
+    log.info("$ %s", shlex.join(argv))
+    started = time.monotonic()
+    try:
+        command = local[argv[0]][argv[1:]]
+    except Exception as error:  # plumbum: CommandNotFound
+        raise CommandError(argv, None, "", f"cannot run {argv[0]}: {error}") from None
+    full_env = {**os.environ, **(env or {})}
+    try:
+        if tty:
+            code, output = _run_pty(command, full_env, cwd, timeout, argv)
+        else:
+            code, output = _run_pipe(command, full_env, cwd, timeout, argv, stdin)
+    except OSError as error:  # the program is missing or not executable
+        raise CommandError(argv, None, "", f"cannot run {argv[0]}: {error.strerror}") from None
+    seconds = time.monotonic() - started
+    shown = WITHHELD if secret_output else clean(output)
+    if calls is not None:
+        calls.record(argv, shown, code, seconds)
+    if code is None:
+        raise CommandError(argv, None, shown, f"timed out after {timeout:.0f}s")
+    if check and code != 0:
+        raise CommandError(argv, code, shown)
+    return Completed(argv, code, shown, seconds)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def _run_pipe(command, env, cwd, timeout, argv, stdin) -> tuple[int | None, str]:
+    process = command.popen(
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        out, _ = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        return None, ""
+    except BaseException:
+        _kill_group(process)
+        raise
+    return process.returncode, out.decode(errors="replace")
+
+
+def _run_pty(command, env, cwd, timeout, argv) -> tuple[int | None, str]:
+    master, slave = pty.openpty()
+    # A wide terminal keeps tables (abra recipe lint) on one line per row.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 250, 0, 0))
+    env = {**env, "NO_COLOR": "1", "TERM": "dumb"}
+    try:
+        process = command.popen(
+            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+        )
+    finally:
+        os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _kill_group(process)
+                return None, b"".join(chunks).decode(errors="replace")
+            ready, _, _ = select.select([master], [], [], min(left, 1.0))
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except BaseException:
+        _kill_group(process)
+        raise
+    finally:
+        os.close(master)
+    return code, b"".join(chunks).decode(errors="replace")

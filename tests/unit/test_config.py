@@ -1,0 +1,60 @@
+"""The config file: strict at the edge, round-trips through JSON."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ccci import config
+from ccci.config import BadConfig, Config, Ingress, Timeouts
+
+labels = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@given(
+    st.lists(labels, min_size=2, max_size=3).map(".".join),
+    st.sampled_from(list(Ingress)),
+    st.integers(min_value=1, max_value=500),
+    st.integers(min_value=1, max_value=3600),
+)
+def test_config_round_trips_through_json(base, ingress, keep, converge):
+    original = Config(base_domain=base, ingress=ingress, keep_runs=keep, timeouts=Timeouts(converge=converge))
+    assert config.parse(json.loads(config.dump(original))) == original
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"base_domain": "ci.test", "surprise": 1}, "surprise"),
+        ({"base_domain": "ci.test", "timeouts": {"convrge": 1}}, "convrge"),
+        ({"base_domain": "ci.test", "keep_runs": "many"}, "keep_runs"),
+        ({}, "base_domain"),
+        ({"base_domain": "CI"}, "bad domain"),
+        ({"base_domain": "ci.test", "recipe_source": "https://x/y.git"}, "{recipe}"),
+        ({"base_domain": "ci.test", "recipes": {"../x": {}}}, "bad recipe name"),
+        ({"base_domain": "ci.test", "ingress": "carrier-pigeon"}, "ingress"),
+        ({"base_domain": "ci.test", "keep_runs": 0}, "keep_runs"),
+    ],
+)
+def test_bad_config_is_one_clear_line(data, says):
+    with pytest.raises(BadConfig) as caught:
+        config.parse(data, "cfg.json")
+    message = str(caught.value)
+    assert says in message and "\n" not in message and message.startswith("cfg.json: ")
+
+
+def test_load_reports_a_missing_or_broken_file(tmp_path):
+    with pytest.raises(BadConfig, match="no config file"):
+        config.load(tmp_path / "absent.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(BadConfig, match="cannot read config"):
+        config.load(broken)
+
+
+def test_recipe_url_fills_the_template():
+    c = Config(base_domain="ci.test", recipe_source="file:///r/{recipe}")
+    from ccci.names import RecipeName
+
+    assert c.recipe_url(RecipeName.parse("fx-web")) == "file:///r/fx-web"
