@@ -271,10 +271,20 @@ class ColdRun:
             self.abra.deploy(self.domain, chaos=True, force=upgrade)
         self._wait_up(since)
 
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """Time spent waiting on the engine and the app counts as outside time."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.result.wait_seconds += time.monotonic() - began
+
     def _wait_up(self, since: str) -> None:
         timeouts = self.config.timeouts
-        health.wait_converged(self.stack, timeouts.converge, started_iso=since)
-        health.wait_http(self._endpoint(), timeouts.http)
+        with self._waiting():
+            health.wait_converged(self.stack, timeouts.converge, started_iso=since)
+            health.wait_http(self._endpoint(), timeouts.http)
 
     def _endpoint(self) -> health.Endpoint:
         if self.config.ingress is Ingress.HOST_PORT:
@@ -291,7 +301,9 @@ class ColdRun:
         """Back to nothing deployed and no data: the upgrade starts from scratch."""
         if self._deployed():
             self.abra.undeploy(self.domain)
-            if not self.stack.wait_gone(self.config.timeouts.undeploy):
+            with self._waiting():
+                gone = self.stack.wait_gone(self.config.timeouts.undeploy)
+            if not gone:
                 raise StageFailed(f"stack {self.stack_name} did not go away after undeploy")
         if self.stack.leftovers().get("volumes"):
             self.abra.volume_remove(self.domain)
@@ -435,7 +447,8 @@ class ColdRun:
         try:
             if self._deployed() and has_env:
                 self._quiet(self.abra.undeploy, notes)
-            self.stack.wait_gone(self.config.timeouts.undeploy)
+            with self._waiting():
+                self.stack.wait_gone(self.config.timeouts.undeploy)
             if has_env:
                 self._quiet(self.abra.volume_remove, notes)
                 self._quiet(self.abra.secret_remove, notes)
@@ -448,7 +461,8 @@ class ColdRun:
             notes.append(f"teardown error: {error}")
             self.stack.remove_leftovers()
         shutil.rmtree(self.abra_dir, ignore_errors=True)
-        left = self._settled_leftovers()
+        with self._waiting():
+            left = self._settled_leftovers()
         teardown = self.result.teardown
         teardown.seconds = time.monotonic() - began
         teardown.leftovers = left

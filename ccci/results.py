@@ -65,7 +65,8 @@ class RunResult:
     teardown: Teardown = attrs.Factory(Teardown)
     reason: str = ""
     seconds: float = 0.0
-    call_seconds: float = 0.0
+    call_seconds: float = 0.0  # inside abra, git and test processes
+    wait_seconds: float = 0.0  # waiting on the engine and the app (convergence, HTTP, removal)
     artifacts: str = ""
 
     def stage_failed(self) -> StageResult | None:

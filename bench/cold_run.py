@@ -1,0 +1,50 @@
+"""Benchmark: per-stage wall time of cold runs, and ccci's own overhead.
+
+    python3 bench/cold_run.py [RECIPE ...]     (default: fx-web fx-pair)
+
+Needs the test bed (tests/bed/setup). For each recipe it runs one full cold
+run in-process and prints each stage's seconds, then the overhead ratio:
+total run time / time spent outside ccci's own Python (inside abra, git and
+test processes, plus waiting on the engine and the app to converge, answer
+and go away). 1.00 means ccci adds nothing; the aim is <= 1.05.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ccci import config as config_mod  # noqa: E402
+from ccci.cold import ColdRequest, ColdRun  # noqa: E402
+from ccci.names import ALL_STAGES, RecipeName  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    bed = Path(os.environ.get("CCCI_TESTBED", "/var/lib/ccci-testbed"))
+    config = config_mod.load(bed / "config.json")
+    recipes = argv or ["fx-web", "fx-pair"]
+    stages = [s.value for s in ALL_STAGES]
+    print(f"{'recipe':<9}" + "".join(f"{s:>9}" for s in stages) + f"{'teardown':>10}{'total':>8}"
+          f"{'outside':>9}{'ratio':>7}")
+    worst = 0.0
+    for name in recipes:
+        run = ColdRun(config, ColdRequest(RecipeName.parse(name), None, ALL_STAGES))
+        result = run.execute()
+        times = {s.name: s.seconds for s in result.stages}
+        outside = result.call_seconds + result.wait_seconds
+        ratio = result.seconds / outside if outside else float("inf")
+        worst = max(worst, ratio)
+        print(f"{name:<9}" + "".join(f"{times.get(s, 0):>9.1f}" for s in stages)
+              + f"{result.teardown.seconds:>10.1f}{result.seconds:>8.1f}{outside:>9.1f}{ratio:>7.3f}"
+              + ("" if result.status.value == "passed" else f"  RED: {result.reason}"))
+    print(f"overhead ratio (total / outside), worst: {worst:.3f} (aim <= 1.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

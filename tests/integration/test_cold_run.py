@@ -1,0 +1,157 @@
+"""Cold runs on the real swarm with the abra the test bed provides.
+
+Each test proves its claim the way an operator would check it: run
+`ccci-run` as a process, read its result JSON, then look at the engine
+(`docker service/volume/secret/config/network ls` by the stack's label or
+name) and at the run's ABRA_DIR to show that nothing of the run is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ccci import engine
+
+pytestmark = pytest.mark.integration
+
+
+def ccci_run(config_path: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ccci.entry.run", "--config", str(config_path), *args],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_nothing_left(client, config, result: dict) -> None:
+    stack = engine.Stack(client, result["stack"])
+    assert stack.leftovers() == {}, f"left on the engine: {stack.leftovers()}"
+    abra_dir = config.state / "abra" / result["run_id"]
+    assert not abra_dir.exists(), f"ABRA_DIR {abra_dir} still there"
+    names = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True).stdout
+    assert result["stack"] not in names
+
+
+def stage_map(result: dict) -> dict[str, dict]:
+    return {stage["name"]: stage for stage in result["stages"]}
+
+
+@pytest.mark.parametrize("recipe", ["fx-web", "fx-pair"])
+def test_every_fixture_recipe_goes_green_through_all_stages(bed_config, bed_config_path, docker_client, recipe):
+    done = ccci_run(bed_config_path, recipe)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["status"] == "passed" and result["mode"] == "cold"
+    assert [s["name"] for s in result["stages"]] == ["install", "upgrade", "backup", "restore", "custom"]
+    assert all(s["status"] == "passed" for s in result["stages"]), result["stages"]
+    assert result["from_version"] == "1.0.0+1.35.0" and result["to_version"] == "1.1.0+1.35.0"
+    assert result["domain"] == f"{recipe[:4].rstrip('-')}-{result['run_id']}.ccci.test"
+    # generic tests ran before the recipe's own, in the custom stage
+    custom = stage_map(result)["custom"]["tests"]
+    assert custom.index("custom-generic") < custom.index("custom-recipe"), custom
+    assert "custom-recipe: 0 passed" not in custom
+    folder = Path(result["artifacts"])
+    assert json.loads((folder / "result.json").read_text())["run_id"] == result["run_id"]
+    assert (folder / "junit.xml").read_text().count("<testcase") == 6
+    assert any(p.name.endswith("abra-app-deploy.log") for p in (folder / "calls").iterdir())
+    assert not (folder / "failure").exists()
+    assert_nothing_left(docker_client, bed_config, result)
+
+
+@pytest.mark.parametrize(
+    ("ref", "cause"),
+    [("broken/missing-image", "No such image"), ("broken/unhealthy", "unhealthy")],
+)
+def test_a_broken_release_fails_at_install_naming_the_cause(bed_config, bed_config_path, docker_client, ref, cause):
+    done = ccci_run(bed_config_path, "fx-web", "--ref", ref, "--stages", "install,custom")
+    assert done.returncode == 1, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    stages = stage_map(result)
+    assert stages["install"]["status"] == "failed" and cause in stages["install"]["reason"], stages
+    assert stages["custom"]["status"] == "skipped"
+    assert cause in result["reason"]
+    failure = Path(result["artifacts"]) / "failure"
+    tasks = json.loads((failure / "tasks.json").read_text())
+    assert tasks and any(t["service"] == "app" for t in tasks)
+    assert (failure / "app.log").is_file()
+    assert result["teardown"]["status"] == "passed"
+    assert_nothing_left(docker_client, bed_config, result)
+
+
+def test_sigterm_mid_install_tears_everything_down(bed_config, bed_config_path, docker_client):
+    before = set(os.listdir(bed_config.state / "runs")) if (bed_config.state / "runs").exists() else set()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ccci.entry.run", "--config", str(bed_config_path), "fx-pair"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    # Wait until the run's stack exists on the engine: the install is under way.
+    deadline = time.monotonic() + 180
+    stack_name = None
+    while time.monotonic() < deadline and stack_name is None:
+        for service in docker_client.services.list():
+            name = service.attrs["Spec"]["Labels"].get(engine.NAMESPACE, "")
+            if name.startswith("fx-p-"):
+                stack_name = name
+        time.sleep(0.5)
+    assert stack_name, "the run never deployed"
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, err[-2000:]
+    result = json.loads(out)
+    assert result["stack"] == stack_name and result["status"] == "failed"
+    assert "SIGTERM" in result["reason"]
+    assert_nothing_left(docker_client, bed_config, result)
+    new = set(os.listdir(bed_config.state / "runs")) - before
+    assert len(new) == 1
+
+
+def test_two_cold_runs_of_one_recipe_at_once_both_go_green(bed_config, bed_config_path, docker_client):
+    argv = [sys.executable, "-m", "ccci.entry.run", "--config", str(bed_config_path), "fx-web"]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL) for _ in range(2)]
+    outputs = [run.communicate(timeout=1200) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    first, second = (json.loads(out) for out, _ in outputs)
+    assert first["run_id"] != second["run_id"] and first["stack"] != second["stack"]
+    assert first["artifacts"] != second["artifacts"]
+    for result in (first, second):
+        assert_nothing_left(docker_client, bed_config, result)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["../etc"], "bad recipe name"),
+        (["fx-web", "--ref", "--upload-pack=touch /tmp/x"], "bad ref"),
+        (["fx-web", "--stages", "install,deploy"], "bad stage list"),
+        (["no-such-recipe"], "cannot clone recipe"),
+        (["fx-web", "--ref", "no-such-branch"], "not in the recipe's repository"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(bed_config, bed_config_path, docker_client, args, says):
+    runs = bed_config.state / "runs"
+    abra = bed_config.state / "abra"
+    before = (sorted(os.listdir(runs)) if runs.exists() else [], sorted(os.listdir(abra)) if abra.exists() else [])
+    services_before = {s.name for s in docker_client.services.list()}
+    done = ccci_run(bed_config_path, *args, timeout=120)
+    assert done.returncode == 2
+    last = [line for line in done.stderr.splitlines() if line.startswith("ccci-run:")]
+    assert len(last) == 1 and says in last[0], done.stderr
+    assert done.stdout == ""
+    after = (sorted(os.listdir(runs)) if runs.exists() else [], sorted(os.listdir(abra)) if abra.exists() else [])
+    assert after == before
+    assert {s.name for s in docker_client.services.list()} == services_before
+
+
+def test_a_bad_config_file_is_refused_before_anything(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"base_domain": "ccci.test", "surprise": True}))
+    done = ccci_run(config, "fx-web", timeout=60)
+    assert done.returncode == 2 and "surprise" in done.stderr and done.stdout == ""
