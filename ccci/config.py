@@ -19,6 +19,7 @@ from cattrs.gen import make_dict_structure_fn
 from ccci.names import BadInput, Domain, RecipeName
 
 DEFAULT_PATH = Path("/etc/ccci/config.json")
+KNOWN_NEEDS = {"keycloak"}
 
 
 class BadConfig(BadInput):
@@ -50,9 +51,28 @@ class Timeouts:
 
 @attrs.frozen
 class RecipeSettings:
-    """Per-recipe settings; enrollment adds to this in the Nix module."""
+    """One enrolled recipe (the Nix module's `enroll.<name>`).
+
+    canonical: keep a warm canonical app for --quick and promote it after a
+    green cold run on latest. needs: shared infrastructure the recipe's tests
+    use, e.g. ["keycloak"] (a per-run realm on the warm Keycloak).
+    """
 
     overlay_tests: str | None = None
+    canonical: bool = False
+    needs: list[str] = attrs.Factory(list)
+    timeout: int = 3600
+
+
+@attrs.frozen
+class KeycloakSettings:
+    """The warm Keycloak that per-run realms live on. The admin password is
+    read from `admin_password_file` when needed, never stored here."""
+
+    url: str
+    admin_password_file: str
+    admin_user: str = "admin"
+    verify_tls: bool = True
 
 
 def _check_template(_instance: object, _attribute: object, value: str) -> None:
@@ -74,11 +94,17 @@ class Config:
     keep_runs: int = 50
     timeouts: Timeouts = Timeouts()
     recipes: dict[str, RecipeSettings] = attrs.Factory(dict)
+    keycloak: KeycloakSettings | None = None
 
     def __attrs_post_init__(self) -> None:
         Domain.parse(self.base_domain)
-        for name in self.recipes:
+        for name, settings in self.recipes.items():
             RecipeName.parse(name)
+            unknown = set(settings.needs) - KNOWN_NEEDS
+            if unknown:
+                raise BadConfig(
+                    f"recipes.{name}.needs: unknown {sorted(unknown)}; known: {sorted(KNOWN_NEEDS)}"
+                )
         if self.keep_runs < 1:
             raise BadConfig("keep_runs must be at least 1")
 
@@ -96,10 +122,13 @@ class Config:
     def settings_for(self, recipe: RecipeName) -> RecipeSettings:
         return self.recipes.get(recipe.value, RecipeSettings())
 
+    def enrolled(self, recipe: RecipeName) -> bool:
+        return recipe.value in self.recipes
+
 
 def _converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
-    for cls in (Config, Timeouts, RecipeSettings):
+    for cls in (Config, Timeouts, RecipeSettings, KeycloakSettings):
         converter.register_structure_hook(
             cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
         )

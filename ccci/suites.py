@@ -92,7 +92,10 @@ def run_suite(
         "-c", "/dev/null", "--rootdir", str(files[0].parent),
         f"--junitxml={report}", *map(str, files),
     ]
-    done = proc.run(argv, env=dict(env), timeout=timeout, check=False, calls=calls)
+    # No __pycache__ in the recipe checkout: abra counts untracked files as a
+    # dirty tree and refuses the next non-chaos deploy.
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = proc.run(argv, env=env, timeout=timeout, check=False, calls=calls)
     if not report.is_file():
         return SuiteResult(name, 0, 1, 0, (f"pytest exited {done.exit_code}: {done.output[-300:]}",), ran=True)
     passed, failed, skipped, failures = _count(report)
