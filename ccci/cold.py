@@ -143,6 +143,10 @@ class ColdRun:
     # -- the run ---------------------------------------------------------------
 
     def execute(self) -> RunResult:
+        with interruptible():
+            return self._execute()
+
+    def _execute(self) -> RunResult:
         started = time.monotonic()
         results.prune_runs(self.config.state / "runs", self.config.keep_runs - 1)
         self.folder.mkdir(parents=True, exist_ok=True)

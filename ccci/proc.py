@@ -20,9 +20,11 @@ import shlex
 import signal
 import struct
 import subprocess
+import tempfile
 import termios
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -188,3 +190,64 @@ def _run_pty(command, env, cwd, timeout, argv) -> tuple[int | None, str]:
     finally:
         os.close(master)
     return code, b"".join(chunks).decode(errors="replace")
+
+
+@contextmanager
+def streaming(
+    argv: Sequence[str],
+    *,
+    feed: bool = False,
+    read: bool = False,
+    timeout: float = 3600,
+    env: Mapping[str, str] | None = None,
+    calls: Calls | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run argv with its stdin (`feed`) and/or stdout (`read`) as a pipe.
+
+    For streams too large to hold in memory (tar of a volume). The caller
+    reads or writes the pipe inside the block; on leaving it, stdin is
+    closed, the program is waited for (bounded), and a non-zero exit raises
+    CommandError with what it printed on stderr. Leaving by an exception
+    kills the program's process group first.
+    """
+    argv = [str(word) for word in argv]
+    log.info("$ %s", shlex.join(argv))
+    started = time.monotonic()
+    errors = tempfile.TemporaryFile()
+    try:
+        process = local[argv[0]][argv[1:]].popen(
+            stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if read else subprocess.DEVNULL,
+            stderr=errors,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    except OSError as error:
+        errors.close()
+        raise CommandError(argv, None, "", f"cannot run {argv[0]}: {error.strerror}") from None
+    try:
+        try:
+            yield process
+        except BaseException:
+            _kill_group(process)
+            raise
+        if process.stdin:
+            process.stdin.close()
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            code = None
+        if process.stdout:
+            process.stdout.close()
+        errors.seek(0)
+        text = clean(errors.read().decode(errors="replace"))
+        seconds = time.monotonic() - started
+        if calls is not None:
+            calls.record(argv, text, code, seconds)
+        if code is None:
+            raise CommandError(argv, None, text, f"timed out after {timeout:.0f}s")
+        if code != 0:
+            raise CommandError(argv, code, text)
+    finally:
+        errors.close()

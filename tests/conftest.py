@@ -1,3 +1,3 @@
 """Fixture plugins, one module each (see tests/fixtures/)."""
 
-pytest_plugins = ["tests.fixtures.testbed"]
+pytest_plugins = ["tests.fixtures.testbed", "tests.fixtures.volumes"]
