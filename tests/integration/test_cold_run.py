@@ -87,6 +87,7 @@ def test_a_broken_release_fails_at_install_naming_the_cause(bed_config, bed_conf
 
 def test_sigterm_mid_install_tears_everything_down(bed_config, bed_config_path, docker_client):
     before = set(os.listdir(bed_config.state / "runs")) if (bed_config.state / "runs").exists() else set()
+    stacks_before = {s.attrs["Spec"]["Labels"].get(engine.NAMESPACE) for s in docker_client.services.list()}
     process = subprocess.Popen(
         [sys.executable, "-m", "ccci.entry.run", "--config", str(bed_config_path), "fx-pair"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
@@ -97,7 +98,7 @@ def test_sigterm_mid_install_tears_everything_down(bed_config, bed_config_path, 
     while time.monotonic() < deadline and stack_name is None:
         for service in docker_client.services.list():
             name = service.attrs["Spec"]["Labels"].get(engine.NAMESPACE, "")
-            if name.startswith("fx-p-"):
+            if name.startswith("fx-p-") and name not in stacks_before:
                 stack_name = name
         time.sleep(0.5)
     assert stack_name, "the run never deployed"
