@@ -302,38 +302,50 @@ def lease(
     with _sigterm_unwinds():
         ours = False  # True once the realm may exist because of this lease
         try:
-            ours = True
             try:
-                server.create_realm(representation(name, client_secret, password, time.time()))
-            except KeycloakError as error:
-                if error.status == 409:
-                    ours = False
-                    raise RealmError(
-                        f"realm {name} already exists on {server.url}: another lease of run "
-                        f"{name.run} holds it"
-                    ) from None
+                ours = True
+                held = _create(server, name, client_secret, password)
+            except _NameTaken:
+                ours = False
                 raise
-            document = server.discovery(name.value)
-            held = RealmLease(
-                realm=name,
-                keycloak_url=server.url,
-                issuer=document["issuer"],
-                discovery_url=f"{document['issuer']}/.well-known/openid-configuration",
-                token_url=document["token_endpoint"],
-                client_id=name.recipe.value,
-                client_secret=client_secret,
-                username=USERNAME,
-                password=password,
-                email=_email(name),
-            )
             log.info("realm %s: created on %s", name, server.url)
             yield held
-        except KeycloakError as error:
-            raise RealmError(str(error)) from None
         finally:
             if ours:
                 with _signals_held():
                     _release(server, name, failing=sys.exc_info()[0] is not None)
+
+
+class _NameTaken(RealmError):
+    pass
+
+
+def _create(server: Keycloak, name: RealmName, client_secret: str, password: str) -> RealmLease:
+    try:
+        server.create_realm(representation(name, client_secret, password, time.time()))
+    except KeycloakError as error:
+        if error.status == 409:
+            raise _NameTaken(
+                f"realm {name} already exists on {server.url}: another lease of run "
+                f"{name.run} holds it"
+            ) from None
+        raise RealmError(str(error)) from None
+    try:
+        document = server.discovery(name.value)
+    except KeycloakError as error:
+        raise RealmError(str(error)) from None
+    return RealmLease(
+        realm=name,
+        keycloak_url=server.url,
+        issuer=document["issuer"],
+        discovery_url=f"{document['issuer']}/.well-known/openid-configuration",
+        token_url=document["token_endpoint"],
+        client_id=name.recipe.value,
+        client_secret=client_secret,
+        username=USERNAME,
+        password=password,
+        email=_email(name),
+    )
 
 
 def _release(server: Keycloak, name: RealmName, *, failing: bool) -> None:
