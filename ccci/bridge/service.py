@@ -66,9 +66,8 @@ class Bridge:
 
     def handle(self, event: CommentEvent) -> Outcome:
         outcome = self._decide(event)
-        level = logging.INFO if outcome.verdict is Verdict.TRIGGERED else logging.WARNING
-        if outcome.verdict is Verdict.IGNORED:
-            level = logging.INFO
+        quiet = outcome.verdict in (Verdict.TRIGGERED, Verdict.IGNORED)
+        level = logging.INFO if quiet else logging.WARNING
         log.log(level, "%s: %s: %s", event.where(), outcome.verdict.value, outcome.reason)
         return outcome
 

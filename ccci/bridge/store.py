@@ -126,6 +126,14 @@ class Store:
             self._state.cursors[repo] = new
             self._write()
 
+    def advance(self, repo: str, pr: int, comment_id: int) -> None:
+        """Move one PR's cursor past a comment just handled."""
+        with self._lock:
+            cursors = self._state.cursors.setdefault(repo, {})
+            if cursors.get(str(pr), 0) < comment_id:
+                cursors[str(pr)] = comment_id
+                self._write()
+
     # -- builds waiting for their result
     def add_pending(self, build: PendingBuild) -> None:
         with self._lock:

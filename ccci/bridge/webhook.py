@@ -55,8 +55,10 @@ def event_headers(kind: ForgeKind) -> tuple[str, ...]:
 
 
 def _first(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    """The first of `names` present, matched case-insensitively as HTTP does."""
+    lowered = {key.lower(): value for key, value in headers.items()}
     for name in names:
-        value = headers.get(name)
+        value = lowered.get(name.lower())
         if value is not None:
             return value
     return None
