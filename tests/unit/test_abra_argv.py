@@ -4,7 +4,6 @@
 exact argv can be asserted (the real abra runs in tests/integration).
 """
 
-from pathlib import Path
 
 import pytest
 
