@@ -81,7 +81,7 @@ class Store:
             raise BadState(f"cannot read {self.path}: {error.strerror}") from None
         try:
             return _CONVERTER.structure(json.loads(text), _State)
-        except (ValueError, TypeError, KeyError, cattrs.BaseValidationError):
+        except (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError):
             raise BadState(
                 f"{self.path} is not a bridge state file; move it aside to start afresh "
                 "(every comment still on open PRs may then trigger again)"
