@@ -228,11 +228,13 @@ def _sigterm_unwinds() -> Iterator[None]:
     def handler(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # A handler a job installed meanwhile stays; only ours is undone.
+        if signal.getsignal(signal.SIGTERM) is handler:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

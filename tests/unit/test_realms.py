@@ -250,6 +250,26 @@ def test_failed_delete_does_not_hide_the_blocks_own_error(caplog):
     assert "reap" in caplog.text
 
 
+def test_lease_leaves_sigterm_as_it_found_it():
+    import signal
+
+    seam = RecordingSeam()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with realms.lease(SETTINGS, "fx-sso", "abc123", server=seam):
+        assert callable(signal.getsignal(signal.SIGTERM))  # ours, while the realm lives
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def job_handler(signum, frame):
+        raise RuntimeError("job")
+
+    try:  # a job that installs its own handler after the lease keeps it
+        with realms.lease(SETTINGS, "fx-sso", "abc124", server=seam):
+            signal.signal(signal.SIGTERM, job_handler)
+        assert signal.getsignal(signal.SIGTERM) is job_handler
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 # -- the env contract and secrets ------------------------------------------------------
 
 
