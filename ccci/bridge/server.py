@@ -30,6 +30,7 @@ _STATUS = {Verdict.TRIGGERED: 202, Verdict.IGNORED: 200, Verdict.REFUSED: 200, V
 class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # bursts of deliveries queue instead of waiting on SYN retries
 
     def __init__(self, address: tuple[str, int], bridge: Bridge, secret: Secret):
         self.bridge = bridge
@@ -41,8 +42,10 @@ class WebhookServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="ccci-bridge-http", daemon=True)
+    def start(self, poll_interval: float = 0.5) -> threading.Thread:
+        """Serve on a thread; `poll_interval` bounds how long shutdown() waits."""
+        thread = threading.Thread(target=self.serve_forever, args=(poll_interval,),
+                                  name="ccci-bridge-http", daemon=True)
         thread.start()
         return thread
 
