@@ -47,6 +47,7 @@ class Timeouts:
     http: int = 60
     abra: int = 900
     tests: int = 900
+    lock: int = 3600
 
 
 @attrs.frozen

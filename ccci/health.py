@@ -72,7 +72,8 @@ def inspect(stack: Stack, started_iso: str, max_failures: int) -> tuple[list[Ser
         tasks = stack.tasks(service)
         fresh_failures = [t for t in tasks if t.state in FAILED_TASK and _since(t.created, started_iso)]
         for task in fresh_failures:
-            if "No such image" in task.error or task.state == "rejected":
+            # Docker's own final verdicts: no point in waiting for a retry.
+            if task.state == "rejected" or "No such image" in task.error or "unhealthy" in task.error:
                 return states, f"{short}: task {task.state}: {task.error or task.message}"
         if len(fresh_failures) >= max_failures:
             last = fresh_failures[0]

@@ -68,6 +68,9 @@ class RunResult:
     call_seconds: float = 0.0  # inside abra, git and test processes
     wait_seconds: float = 0.0  # waiting on the engine and the app (convergence, HTTP, removal)
     artifacts: str = ""
+    requested_mode: Mode | None = None  # quick asked for, cold ran: the fallback
+    note: str = ""  # why a quick run fell back, what happened to the known-good
+    promotion: str = ""  # "", "promoted <version>", "not promoted: <why>", "failed: <why>"
 
     def stage_failed(self) -> StageResult | None:
         return next((s for s in self.stages if s.status is Status.FAILED), None)

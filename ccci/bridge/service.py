@@ -1,12 +1,12 @@
 """The bridge job: the one path every comment takes, and the report back.
 
 A comment starts a build only when all of these hold, checked in this order
-(each refusal is one log line and changes nothing but the claim): it was just
+(each refusal is one log line and changes nothing): it was just
 created (not edited or deleted), it is on an open pull request (not a plain
 issue), it is exactly a trigger command, its repository is configured, its
-id was never claimed before (claimed on disk now), and its author is trusted
-(allowlist, or the forge says collaborator / org member; a forge error is a
-no). Then: the PR head commit, the build request to CI with RECIPE, REF and
+author is trusted (allowlist, or the forge says collaborator / org member; a
+forge error is a no), and its id was never claimed before (claimed on disk
+now, before anything else happens). Then: the PR head commit, the build request to CI with RECIPE, REF and
 MODE, a "queued" commit status and comment on the PR. `report` later turns
 each finished build into a final status and comment that name the mode.
 """
@@ -84,11 +84,14 @@ class Bridge:
             return Outcome(Verdict.IGNORED, f"repository {event.repo} is not configured", mode=mode)
         if not event.is_open:
             return Outcome(Verdict.IGNORED, "pull request is closed", mode=mode)
-        if not self.store.claim(event.comment_id):
-            return Outcome(Verdict.REFUSED, "comment id already seen (a replay); nothing started", mode=mode)
         why_not = self._untrusted(event)
         if why_not:
             return Outcome(Verdict.REFUSED, why_not, mode=mode)
+        # Claimed only now, so a refusal leaves no state behind (and a delivery
+        # refused because the forge was down can be redelivered); still before
+        # the build, so two deliveries of one comment cannot both start one.
+        if not self.store.claim(event.comment_id):
+            return Outcome(Verdict.REFUSED, "comment id already seen (a replay); nothing started", mode=mode)
         try:
             sha = event.head_sha or self.forge.pull_head(event.repo, event.number)
         except ForgeError as error:
