@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -72,6 +73,29 @@ class _Handler(BaseHTTPRequestHandler):
         if close:
             self.close_connection = True
         self._reply(status, {"outcome": "rejected", "reason": reason})
+        if close:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Close after a refusal without the unread body turning into a reset.
+
+        Closing a socket with unread input sends RST, which can destroy the
+        reply before the client reads it. So: send the reply, stop writing,
+        and discard what the client still sends, bounded in bytes and time.
+        Nothing discarded is parsed or kept.
+        """
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.5)
+            budget = 4 * self.server.bridge.config.max_body_bytes
+            while budget > 0:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                budget -= len(chunk)
+        except OSError:
+            pass
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path == "/healthz":

@@ -40,7 +40,7 @@ def test_a_collaborator_comment_starts_exactly_one_build(bridge, caplog, body, m
     assert world.drone.builds == [{"branch": "main", "RECIPE": RECIPE, "REF": HEAD, "MODE": mode}]
     [(repo, sha, queued)] = world.forge.statuses
     assert (repo, sha, queued["state"], queued["context"]) == (REPO, HEAD, "pending", f"ccci/{mode}")
-    assert f"build #1" in queued["description"] and queued["target_url"].endswith("/coop-cloud/ccci/1")
+    assert "build #1" in queued["description"] and queued["target_url"].endswith("/coop-cloud/ccci/1")
     [(repo, pr, text)] = world.forge.posted
     assert (repo, pr) == (REPO, 3) and f"queued a **{mode}** run of `{RECIPE}`" in text
     assert f"comment 101 on {REPO}#3 by alice: triggered" in caplog.text
@@ -92,6 +92,21 @@ def test_an_oversized_body_is_refused_unread(bridge, caplog):
     payload["comment"]["original_author"] = "x" * (64 * 1024)  # over the 64 KiB cap in the test config
     status, reply = send_webhook(hook, payload)
     _refused_before_parsing(world, caplog, status, reply, 413, "over the 65536-byte cap")
+
+
+def test_a_huge_declared_length_is_refused_without_waiting_for_the_body(bridge, caplog):
+    world, hook, _ = bridge
+    port = int(hook.split(":")[2].split("/")[0])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.putrequest("POST", "/hook")
+    connection.putheader("Content-Length", str(10**9))
+    connection.putheader("X-Gitea-Event", "issue_comment")
+    connection.endheaders()  # and never send the gigabyte
+    reply = connection.getresponse()
+    assert reply.status == 413 and "over the 65536-byte cap" in json.loads(reply.read())["reason"]
+    connection.close()
+    assert "refused (413)" in caplog.text
+    _nothing_happened(world)
 
 
 def test_a_body_without_a_length_is_refused(bridge, caplog):
@@ -189,6 +204,7 @@ def test_a_non_collaborator_starts_nothing(bridge, caplog):
     assert "mallory is not a collaborator or member of the owning org" in caplog.text
     _nothing_happened(world)
     # the forge was asked both questions, and nothing else
+    assert not (world.root / "state" / FILE).exists()  # a refusal leaves no state
     asked = [path for _, path in world.forge.requests]
     assert asked == ["/api/v1/repos/coop-cloud/custom-html/collaborators/mallory",
                      "/api/v1/orgs/coop-cloud/members/mallory"]
@@ -200,8 +216,12 @@ def test_the_forge_failing_during_authorization_fails_closed(bridge, caplog, fai
     world.forge.auth_status = failure
     status, reply = send_webhook(hook, issue_comment_payload(114, "!testme", "alice"))
     assert (status, reply["outcome"]) == (200, "refused")
-    assert f"cannot check alice's access, failing closed" in caplog.text and f"HTTP {failure}" in caplog.text
+    assert "cannot check alice's access, failing closed" in caplog.text and f"HTTP {failure}" in caplog.text
     _nothing_happened(world)
+    # not claimed: once the forge is back, the forge's "redeliver" starts the build
+    world.forge.auth_status = None
+    status, reply = send_webhook(hook, issue_comment_payload(114, "!testme", "alice"))
+    assert status == 202 and len(world.drone.builds) == 1
 
 
 def test_the_forge_unreachable_during_authorization_fails_closed(bridge, caplog):
