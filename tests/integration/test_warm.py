@@ -1,0 +1,163 @@
+"""Warm canonicals on the real swarm: --quick, promotion, the known-good.
+
+Proven the way the seed's adversary did: break a PR on purpose under --quick
+and show the known-good is back byte for byte; show a passing --quick moves
+nothing; show only a green cold run on latest advances the canonical.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ccci import engine
+from ccci.abra import Abra
+from ccci.health import Endpoint, wait_converged, wait_http
+from ccci.names import Domain, warm_domain, RecipeName
+from ccci.app import utc_now_iso
+from tests.fixtures.volumes import tree
+
+pytestmark = pytest.mark.integration
+
+OLD, NEW = "1.0.0+1.35.0", "1.1.0+1.35.0"
+
+
+def promote_at_old(warm) -> None:
+    """A canonical at the older release: the repo's newest release is OLD for a moment."""
+    new_commit = warm.git("rev-list", "-n1", NEW)
+    warm.git("tag", "-d", NEW)
+    code, result, err = warm.run("run", "fx-web")
+    assert code == 0 and result["promotion"] == f"promoted {OLD}", err[-2000:]
+    warm.git("tag", "-a", NEW, new_commit, "-m", NEW)  # upstream releases NEW
+
+
+def canonical_volume(warm, client) -> str:
+    stack = engine.Stack(client, warm.warm_stack())
+    names = stack.leftovers().get("volumes", [])
+    assert len(names) == 1, names
+    return names[0]
+
+
+def test_no_canonical_falls_back_to_a_green_cold_run(warm, docker_client):
+    code, result, err = warm.run("quick", "fx-web", NEW)
+    assert code == 0, err[-2000:]
+    assert result["mode"] == "cold" and result["requested_mode"] == "quick"
+    assert "no canonical record" in result["note"] and "falling back to a cold run" in err
+    assert result["domain"].startswith("fx-w-") and result["domain"] != f"warm-fx-web.{warm.base}"
+    assert engine.Stack(docker_client, result["stack"]).leftovers() == {}
+    assert not warm.canonical_dir.exists(), "a fallback run at a ref must not promote"
+
+
+def test_only_a_green_cold_run_on_latest_advances_the_canonical(warm):
+    promote_at_old(warm)
+    assert warm.record()["version"] == OLD
+    before = warm.snapshot_bytes()
+    # A run at a ref never promotes, even when green.
+    code, result, err = warm.run("run", "fx-web", "--ref", NEW)
+    assert code == 0 and result["promotion"] == "not promoted: a run at a ref, not at latest", err[-1500:]
+    assert warm.record()["version"] == OLD and warm.snapshot_bytes() == before
+    # A red run on latest leaves the canonical as it was.
+    broken = warm.git("rev-parse", "refs/heads/broken/missing-image")
+    warm.git("tag", "-a", "1.2.0+1.35.0", broken, "-m", "broken release")
+    code, result, err = warm.run("run", "fx-web")
+    assert code == 1 and result["status"] == "failed"
+    assert result["promotion"] == "not promoted: the run is red"
+    assert warm.record()["version"] == OLD and warm.snapshot_bytes() == before
+    warm.git("tag", "-d", "1.2.0+1.35.0")
+    # A green cold run on latest advances it.
+    code, result, err = warm.run("run", "fx-web")
+    assert code == 0 and result["promotion"] == f"promoted {NEW}", err[-1500:]
+    record = warm.record()
+    assert record["version"] == NEW and record["status"] == "idle" and record["volumes"] == "known-good"
+    assert record["commit"] == warm.git("rev-list", "-n1", NEW)
+    assert warm.snapshot_bytes() != before
+
+
+def seed_marker(warm, client, marker: str) -> None:
+    """Write a marker into the canonical's data and make that the known-good."""
+    config = warm.config
+    domain = warm_domain(RecipeName("fx-web"), Domain(warm.base))
+    abra = Abra(config.abra, warm.canonical_dir / "abra", config.server, 300)
+    stack = engine.Stack(client, warm.warm_stack())
+    since = utc_now_iso()
+    abra.deploy(domain, warm.record()["version"])
+    wait_converged(stack, 120, started_iso=since)
+    stack.exec("app", ["sh", "-c", f"printf {marker} > /data/known-good-marker"])
+    abra.undeploy(domain)
+    assert stack.wait_gone(90)
+    code, result, err = warm.run("snapshot", "take", "fx-web")
+    assert code == 0, err
+
+
+def serve_canonical(warm, client) -> str:
+    """Deploy the canonical at its recorded version, GET /, undeploy; return the page."""
+    config = warm.config
+    domain = warm_domain(RecipeName("fx-web"), Domain(warm.base))
+    abra = Abra(config.abra, warm.canonical_dir / "abra", config.server, 300)
+    stack = engine.Stack(client, warm.warm_stack())
+    since = utc_now_iso()
+    abra.deploy(domain, warm.record()["version"], force=True)
+    try:
+        wait_converged(stack, 120, started_iso=since)
+        endpoint = Endpoint(f"http://127.0.0.1:{stack.published_port()}", domain.value)
+        wait_http(endpoint, 30)
+        return endpoint.get("/")[1] + endpoint.get("/known-good-marker")[1]
+    finally:
+        abra.undeploy(domain)
+        stack.wait_gone(90)
+
+
+def test_quick_pass_moves_nothing_of_the_known_good(warm, docker_client):
+    promote_at_old(warm)
+    before = warm.snapshot_bytes()
+    code, result, err = warm.run("quick", "fx-web", NEW)
+    assert code == 0, err[-2000:]
+    assert result["mode"] == "quick" and result["status"] == "passed"
+    assert [s["name"] for s in result["stages"]] == ["reattach", "upgrade", "custom"]
+    assert result["from_version"] == OLD and result["to_version"] == NEW
+    assert "upgrade-generic: 3 passed" in result["stages"][1]["tests"]
+    assert warm.snapshot_bytes() == before  # byte-identical
+    record = warm.record()
+    assert record["version"] == OLD and record["status"] == "idle"
+    assert engine.Stack(docker_client, warm.warm_stack()).leftovers().get("services") is None
+
+
+@pytest.mark.parametrize(("ref", "cause"), [("broken/missing-image", "No such image"), ("broken/unhealthy", "unhealthy")])
+def test_quick_fail_brings_the_known_good_back_exactly(warm, docker_client, ref, cause):
+    promote_at_old(warm)
+    seed_marker(warm, docker_client, "KNOWN-GOOD-7f3a9c")
+    before_bytes = warm.snapshot_bytes()
+    volume = canonical_volume(warm, docker_client)
+    mountpoint = docker_client.api.inspect_volume(volume)["Mountpoint"]
+    from pathlib import Path
+
+    known_good_tree = tree(Path(mountpoint))
+    code, result, err = warm.run("quick", "fx-web", ref)
+    assert code == 1 and result["status"] == "failed" and result["mode"] == "quick"
+    assert cause in result["reason"] and result["note"] == "known-good restored and verified"
+    assert result["promotion"].startswith("never")
+    mountpoint = docker_client.api.inspect_volume(volume)["Mountpoint"]
+    assert tree(Path(mountpoint)) == known_good_tree  # the data is back exactly
+    assert warm.snapshot_bytes() == before_bytes and warm.record()["version"] == OLD
+    assert warm.record()["volumes"] == "known-good"
+    page = serve_canonical(warm, docker_client)
+    assert f"fx-web {OLD}" in page and "KNOWN-GOOD-7f3a9c" in page
+
+
+def test_a_second_run_on_the_same_canonical_waits_for_the_first(warm):
+    promote_at_old(warm)
+    argv = [sys.executable, "-m", "ccci.entry.quick", "--config", str(warm.path), "fx-web", NEW]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    second = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out1, err1 = first.communicate(timeout=600)
+    out2, err2 = second.communicate(timeout=600)
+    assert first.returncode == 0 and second.returncode == 0, (err1[-1500:], err2[-1500:])
+    assert "waiting for app-fx-web: held by quick run" in err2
+    # The second reattached only after the first had put the canonical down.
+    first_done = err1.rindex("stage custom: passed")
+    assert "stage reattach: started" not in err2[: err2.index("waiting for app-fx-web")]
+    assert first_done > 0
