@@ -16,13 +16,13 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import attrs
 import docker
 
-from ccci import engine, health, proc, suites
+from ccci import engine, health, proc, realms, suites
 from ccci.abra import Abra
 from ccci.config import Config, Ingress
 from ccci.names import BadInput, Domain, RecipeName, Ref, stack_name
@@ -134,6 +134,30 @@ class AppUnderTest:
         self.checkout: Checkout | None = None
         self.target: Target | None = None
         self.result = result
+        self.sso: realms.RealmLease | None = None
+        self._leases = ExitStack()
+
+    def open_sso(self, run_id: str) -> None:
+        """A realm on the warm Keycloak for a recipe that needs SSO; fails early if there is none."""
+        if "keycloak" not in self.config.settings_for(self.recipe).needs:
+            return
+        settings = self.config.keycloak
+        if settings is None:
+            raise StageFailed(f"{self.recipe} needs keycloak, but the config has no keycloak section")
+        realms.preflight(settings)
+        self.sso = self._leases.enter_context(realms.lease(settings, self.recipe, run_id))
+        self.calls.secrets |= self.sso.secrets()
+        log.info("sso: realm %s on the warm Keycloak", self.sso.realm.value)
+
+    def close_sso(self) -> str:
+        """Delete the run's realm; a note for the teardown record when that fails."""
+        try:
+            self._leases.close()
+        except realms.RealmError as error:
+            return f"realm not deleted (the reaper will): {error}"
+        if self.sso is not None:
+            log.info("sso: realm %s deleted", self.sso.realm.value)
+        return ""
 
     def run_stage(self, name: str, action: Callable[[], str]) -> StageResult:
         """Run one stage, time it, and turn its failure into a reason."""
@@ -261,6 +285,8 @@ class AppUnderTest:
             "CCCI_STAGE": stage,
             "CCCI_ENV_FILE": str(self.abra.env_file(self.domain)),
         }
+        if self.sso is not None:
+            env.update(self.sso.env())
         overlay = self.config.settings_for(self.recipe).overlay_tests
         plan = [
             ("generic", suites.generic_files(stage)),
@@ -276,7 +302,9 @@ class AppUnderTest:
             )
             notes.append(outcome.summary())
             if not outcome.ok:
-                raise StageFailed(f"{outcome.summary()}: " + "; ".join(outcome.failures[:3]))
+                raise StageFailed(self.calls.redact(
+                    f"{outcome.summary()}: " + "; ".join(outcome.failures[:3])
+                ))
         return "; ".join(notes)
 
     # -- evidence and teardown -------------------------------------------------------

@@ -90,6 +90,7 @@ class ColdRun(AppUnderTest):
         self.folder.mkdir(parents=True, exist_ok=True)
         log.info("run %s: %s cold at %s", self.run_id, self.request.recipe, self.domain)
         try:
+            self.open_sso(self.run_id.value)
             self._prepare()
             self._stages()
         except Interrupted as stop:
@@ -221,7 +222,7 @@ class ColdRun(AppUnderTest):
 
     def _teardown(self) -> None:
         began = time.monotonic()
-        notes: list[str] = []
+        notes: list[str] = [note for note in [self.close_sso()] if note]
         has_env = self.abra.env_file(self.domain).exists()
         try:
             if self._deployed() and has_env:

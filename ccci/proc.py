@@ -66,12 +66,20 @@ class Calls:
     folder: Path | None = None
     seconds: float = 0.0
     count: int = 0
+    secrets: set[str] = attrs.Factory(set)  # values never to be written down
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "<redacted>")
+        return text
 
     def record(self, argv: Sequence[str], output: str, exit_code: int | None, seconds: float) -> None:
         self.seconds += seconds
         self.count += 1
         if self.folder is None:
             return
+        output = self.redact(output)
         self.folder.mkdir(parents=True, exist_ok=True)
         words = [w for w in argv[1:4] if not w.startswith("-")]
         stem = "-".join([Path(argv[0]).name, *words])

@@ -100,6 +100,7 @@ class QuickRun(AppUnderTest):
         log.info("run %s: quick %s at %s on the canonical (%s)", self.run_id, self.recipe, self.ref, record.version)
         self.canonical.mark(status=Status.QUICK)
         try:
+            self.open_sso(self.run_id.value)
             self.checkout = self.canonical.checkout(self.calls)
             self.target = resolve_target(self.checkout, self.ref, self.recipe)
             self.result.commit = self.target.commit
@@ -192,6 +193,7 @@ class QuickRun(AppUnderTest):
 
     def _settle(self) -> None:
         began = time.monotonic()
+        sso_note = self.close_sso()
         passed = (
             not self._bad_input
             and not self.result.reason
@@ -223,6 +225,8 @@ class QuickRun(AppUnderTest):
                 self.canonical.mark(status=Status.IDLE, volumes=Volumes.USED)
             except Exception:
                 pass
+        if sso_note:
+            teardown.reason = "; ".join(x for x in (teardown.reason, sso_note) if x)
         teardown.seconds = time.monotonic() - began
         teardown.leftovers = {}
 

@@ -44,8 +44,8 @@ def stage_map(result: dict) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("recipe", ["fx-web", "fx-pair"])
-def test_every_fixture_recipe_goes_green_through_all_stages(bed_config, bed_config_path, docker_client, recipe):
-    done = ccci_run(bed_config_path, recipe)
+def test_every_fixture_recipe_goes_green_through_all_stages(bed_config, plain_config_path, docker_client, recipe):
+    done = ccci_run(plain_config_path, recipe)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["status"] == "passed" and result["mode"] == "cold"
@@ -69,8 +69,8 @@ def test_every_fixture_recipe_goes_green_through_all_stages(bed_config, bed_conf
     ("ref", "cause"),
     [("broken/missing-image", "No such image"), ("broken/unhealthy", "unhealthy")],
 )
-def test_a_broken_release_fails_at_install_naming_the_cause(bed_config, bed_config_path, docker_client, ref, cause):
-    done = ccci_run(bed_config_path, "fx-web", "--ref", ref, "--stages", "install,custom")
+def test_a_broken_release_fails_at_install_naming_the_cause(bed_config, plain_config_path, docker_client, ref, cause):
+    done = ccci_run(plain_config_path, "fx-web", "--ref", ref, "--stages", "install,custom")
     assert done.returncode == 1, done.stderr[-3000:]
     result = json.loads(done.stdout)
     stages = stage_map(result)
@@ -85,11 +85,11 @@ def test_a_broken_release_fails_at_install_naming_the_cause(bed_config, bed_conf
     assert_nothing_left(docker_client, bed_config, result)
 
 
-def test_sigterm_mid_install_tears_everything_down(bed_config, bed_config_path, docker_client):
+def test_sigterm_mid_install_tears_everything_down(bed_config, plain_config_path, docker_client):
     before = set(os.listdir(bed_config.state / "runs")) if (bed_config.state / "runs").exists() else set()
     stacks_before = {s.attrs["Spec"]["Labels"].get(engine.NAMESPACE) for s in docker_client.services.list()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "ccci.entry.run", "--config", str(bed_config_path), "fx-pair"],
+        [sys.executable, "-m", "ccci.entry.run", "--config", str(plain_config_path), "fx-pair"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     # Wait until the run's stack exists on the engine: the install is under way.
@@ -113,8 +113,8 @@ def test_sigterm_mid_install_tears_everything_down(bed_config, bed_config_path, 
     assert len(new) == 1
 
 
-def test_two_cold_runs_of_one_recipe_at_once_both_go_green(bed_config, bed_config_path, docker_client):
-    argv = [sys.executable, "-m", "ccci.entry.run", "--config", str(bed_config_path), "fx-web"]
+def test_two_cold_runs_of_one_recipe_at_once_both_go_green(bed_config, plain_config_path, docker_client):
+    argv = [sys.executable, "-m", "ccci.entry.run", "--config", str(plain_config_path), "fx-web"]
     runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              stdin=subprocess.DEVNULL) for _ in range(2)]
     outputs = [run.communicate(timeout=1200) for run in runs]
@@ -136,12 +136,12 @@ def test_two_cold_runs_of_one_recipe_at_once_both_go_green(bed_config, bed_confi
         (["fx-web", "--ref", "no-such-branch"], "not in the recipe's repository"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(bed_config, bed_config_path, docker_client, args, says):
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(bed_config, plain_config_path, docker_client, args, says):
     runs = bed_config.state / "runs"
     abra = bed_config.state / "abra"
     before = (sorted(os.listdir(runs)) if runs.exists() else [], sorted(os.listdir(abra)) if abra.exists() else [])
     services_before = {s.name for s in docker_client.services.list()}
-    done = ccci_run(bed_config_path, *args, timeout=120)
+    done = ccci_run(plain_config_path, *args, timeout=120)
     assert done.returncode == 2
     last = [line for line in done.stderr.splitlines() if line.startswith("ccci-run:")]
     assert len(last) == 1 and says in last[0], done.stderr
