@@ -76,6 +76,80 @@ class KeycloakSettings:
     verify_tls: bool = True
 
 
+@attrs.frozen
+class HealthSettings:
+    """How ccci-reconcile's health gate judges a freshly deployed release.
+
+    window: seconds the release is watched after its deploy; raised to the
+    slowest service's start_period + interval x retries (read from the
+    service spec) when set lower. It must cover image pull and start too.
+    samples: consecutive healthy polls (converged, and the HTTP probe
+    answering) required at the end of the window. poll: seconds between
+    polls. The probe GETs `path` and expects a status in `status` and, when
+    set, `contains` in the body.
+    """
+
+    path: str = "/"
+    status: list[int] = attrs.Factory(lambda: [200])
+    contains: str | None = None
+    window: int = 120
+    samples: int = 3
+    poll: float = 1.0
+
+
+@attrs.frozen
+class InfraApp:
+    """One warm infrastructure app (the Nix module's `infra.<name>`).
+
+    ccci-reconcile keeps it on the recipe's latest release behind the safety
+    gate and the health gate. stateful: its volumes are snapshotted before an
+    upgrade and restored on rollback; otherwise a rollback only redeploys.
+    """
+
+    recipe: str
+    domain: str
+    stateful: bool = False
+    health: HealthSettings = HealthSettings()
+
+
+@attrs.frozen
+class AlertSettings:
+    """An optional ntfy-compatible push for every alert ccci writes.
+
+    The bearer token is read from `token_file` at push time, never stored
+    here and never logged.
+    """
+
+    push_url: str
+    token_file: str | None = None
+    timeout: int = 10
+
+
+def _check_infra(_instance: object, _attribute: object, value: dict[str, InfraApp]) -> None:
+    for name, app in value.items():
+        where = f"infra.{name}"
+        try:
+            RecipeName.parse(name)
+            RecipeName.parse(app.recipe)
+            Domain.parse(app.domain)
+        except BadInput as error:
+            raise BadConfig(f"{where}: {error}") from None
+        health = app.health
+        if not health.path.startswith("/"):
+            raise BadConfig(f"{where}.health.path must start with '/'")
+        if not health.status or not all(100 <= code <= 599 for code in health.status):
+            raise BadConfig(f"{where}.health.status must list HTTP status codes (100-599)")
+        if health.samples < 1 or health.window < 0 or health.poll <= 0:
+            raise BadConfig(f"{where}.health: samples must be >= 1, window >= 0, poll > 0")
+
+
+def _check_alerts(_instance: object, _attribute: object, value: AlertSettings | None) -> None:
+    if value is not None and not value.push_url.startswith(("http://", "https://")):
+        raise BadConfig(f"alerts.push_url {value.push_url!r} must be an http(s) URL")
+    if value is not None and value.timeout < 1:
+        raise BadConfig("alerts.timeout must be at least 1")
+
+
 def _check_template(_instance: object, _attribute: object, value: str) -> None:
     if "{recipe}" not in value:
         raise BadConfig(f"recipe_source {value!r} must contain '{{recipe}}'")
@@ -96,6 +170,8 @@ class Config:
     timeouts: Timeouts = Timeouts()
     recipes: dict[str, RecipeSettings] = attrs.Factory(dict)
     keycloak: KeycloakSettings | None = None
+    infra: dict[str, InfraApp] = attrs.field(factory=dict, validator=_check_infra)
+    alerts: AlertSettings | None = attrs.field(default=None, validator=_check_alerts)
 
     def __attrs_post_init__(self) -> None:
         Domain.parse(self.base_domain)
@@ -129,7 +205,7 @@ class Config:
 
 def _converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
-    for cls in (Config, Timeouts, RecipeSettings, KeycloakSettings):
+    for cls in (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings):
         converter.register_structure_hook(
             cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
         )
