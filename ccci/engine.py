@@ -177,7 +177,7 @@ class Stack:
             left = self.leftovers()
             if not left.get("services") and not left.get("containers"):
                 return True
-            time.sleep(1)
+            time.sleep(0.5)
         return False
 
     def remove_leftovers(self) -> None:

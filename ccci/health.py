@@ -15,6 +15,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 import attrs
 
@@ -29,6 +30,10 @@ FAILED_TASK = {"failed", "rejected"}
 
 class NotHealthy(Exception):
     """The app did not converge or did not answer; the message says why."""
+
+
+class DockerVerdict(NotHealthy):
+    """Docker itself judged the deploy failed: a task rejected or failing, a container unhealthy."""
 
 
 @attrs.frozen
@@ -85,7 +90,9 @@ def inspect(stack: Stack, started_iso: str, max_failures: int) -> tuple[list[Ser
         healthy = True
         for task in running:
             status = stack.health(task.container)
-            if status == "unhealthy":
+            # Only this deploy's containers: one left over from an earlier
+            # release, about to be replaced, is merely not ready.
+            if status == "unhealthy" and _since(task.created, started_iso):
                 return states, (
                     f"{short}: container unhealthy: "
                     f"{stack.health_log(task.container)[:300] or 'healthcheck failed'}"
@@ -112,21 +119,35 @@ def wait_converged(
     started_iso: str,
     max_failures: int = 3,
     settle: int = 2,
-    poll: float = 1.0,
+    poll: float = 0.5,
+    observe: float = 0.0,
+    probe: Callable[[], str | None] | None = None,
 ) -> None:
-    """Return when the stack has converged `settle` polls in a row; else NotHealthy."""
-    deadline = time.monotonic() + timeout
+    """Return when the stack has converged `settle` polls in a row; else NotHealthy.
+
+    A health window: with `observe`, return no earlier than `observe` seconds
+    after the start, so the last `settle` polls are the ones that count; with
+    `probe` (None when the app answers, else why not), a poll counts only when
+    the probe passes too. Docker's own verdict raises DockerVerdict at once.
+    """
+    began = time.monotonic()
+    deadline = began + timeout
     streak = 0
     last = "no services yet"
     while True:
         states, verdict = inspect(stack, started_iso, max_failures)
         if verdict:
-            raise NotHealthy(f"stack {stack.name}: {verdict}")
-        if states and all(state.ready for state in states):
+            raise DockerVerdict(f"stack {stack.name}: {verdict}")
+        ready = bool(states) and all(state.ready for state in states)
+        problem = probe() if ready and probe is not None else None
+        if ready and problem is None:
             streak += 1
-            if streak >= settle:
+            if streak >= settle and time.monotonic() - began >= observe:
                 log.info("converged: %s", ", ".join(map(str, states)))
                 return
+        elif problem is not None:
+            streak = 0
+            last = f"{', '.join(map(str, states))}; {problem}"
         else:
             streak = 0
             if states:
@@ -171,4 +192,4 @@ def wait_http(endpoint: Endpoint, timeout: float, path: str = "/") -> int:
                 f"{endpoint.url}{path} (Host: {endpoint.host}) did not answer within "
                 f"{timeout:.0f}s: {last}"
             )
-        time.sleep(1)
+        time.sleep(0.5)
