@@ -1,0 +1,71 @@
+"""ccci-reconcile: keep one warm infrastructure app on its latest release, safely.
+
+    ccci-reconcile APP [--plan] [--config FILE] [--debug]
+    ccci-reconcile APP --clear-rejected | --clear-failed
+
+APP is a key of the config's `infra`. One JSON result on stdout (`outcome`:
+noop-healthy, installed, upgraded, held-major, held-manual-migration,
+held-unparseable, rolled-back, rollback-failed, unhealthy, install-failed).
+Exit codes: 0 noop-healthy, installed, upgraded (and every --plan and
+--clear-*); 3 held (an operator decides); 4 rolled back (healthy on the prior
+release); 5 rollback failed (a human is needed now); 6 unhealthy or install
+failed; 1 ccci's own error (engine unreachable, lock busy, no releases);
+2 bad input; 128+N stopped by signal N after rolling back.
+--plan prints what would happen and changes nothing (no lock, no alert).
+--clear-rejected forgets the releases rolled back before, so the latest is
+tried again; --clear-failed removes the rollback-failed marker once a human
+has fixed the app.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ccci import config as config_mod
+from ccci.entry.common import Parser, guarded
+from ccci.reconcile import ReconcileError, Reconciler
+
+
+def parser() -> Parser:
+    p = Parser(prog="ccci-reconcile", description="Reconcile a warm infrastructure app to its latest release.")
+    p.add_argument("app", help="a key of the config's `infra`")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--plan", action="store_true", help="print what would happen; change nothing")
+    mode.add_argument("--clear-rejected", action="store_true", help="forget the releases rolled back before")
+    mode.add_argument("--clear-failed", action="store_true", help="remove the rollback-failed marker")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--debug", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded("ccci-reconcile", argv, lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parser().parse_args(argv)
+    config = config_mod.load(args.config)
+    reconciler = Reconciler(config, args.app)
+    if args.clear_rejected:
+        print(json.dumps({"app": args.app, "cleared": "rejected", "versions": reconciler.clear_rejected()}))
+        return 0
+    if args.clear_failed:
+        print(json.dumps({"app": args.app, "cleared": "rollback-failed", "marker": reconciler.clear_failed()}))
+        return 0
+    try:
+        result = reconciler.execute(dry_run=args.plan)
+    except ReconcileError as error:
+        print(f"ccci-reconcile: {args.app}: {error}", file=sys.stderr)
+        return 1
+    except BaseException:
+        if reconciler.result.outcome is not None:  # e.g. rolled back after SIGTERM
+            print(reconciler.result.to_json())
+        raise
+    print(result.to_json())
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
