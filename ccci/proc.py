@@ -259,3 +259,14 @@ def streaming(
             raise CommandError(argv, code, text)
     finally:
         errors.close()
+
+
+def detach(argv: Sequence[str]) -> None:
+    """Start argv in its own session and do not wait: for cleanup that may
+    outlive the caller (removing a volume's replaced data)."""
+    argv = [str(word) for word in argv]
+    log.info("$ %s &", shlex.join(argv))
+    local[argv[0]][argv[1:]].popen(
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
