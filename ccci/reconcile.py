@@ -149,7 +149,8 @@ class HealthRecord:
     seconds: float
     verdict: str  # healthy | docker | window | deploy-failed
     reason: str = ""
-    decided_at: float = 0.0  # unix time of the decision (for the benchmark)
+    started_at: float = 0.0  # unix time the window started (the deploy had returned)
+    decided_at: float = 0.0  # unix time of the decision
 
 
 @attrs.define
@@ -451,7 +452,7 @@ class Reconciler:
         settings = self.spec.health
         began = time.monotonic()
         window = self.window()
-        record = HealthRecord(version, window, 0.0, "healthy")
+        record = HealthRecord(version, window, 0.0, "healthy", started_at=time.time())
         try:
             health.wait_converged(
                 self.stack, window, started_iso=since, settle=settings.samples, poll=settings.poll,
@@ -470,8 +471,8 @@ class Reconciler:
                  record.verdict, record.seconds, window, f" ({record.reason})" if record.reason else "")
         return record
 
-    def _deploy(self, version: str, *, upgrade: bool = False) -> tuple[HealthRecord, float]:
-        """Deploy `version` and health-gate it; the record, and when the deploy returned."""
+    def _deploy(self, version: str, *, upgrade: bool = False) -> HealthRecord:
+        """Deploy `version` and health-gate it."""
         since = utc_stamp()
         self.result.steps.append(f"deploy {version}")
         try:
@@ -480,12 +481,12 @@ class Reconciler:
             else:
                 self.abra.deploy(self.domain, version, force=self._deployed())
         except proc.CommandError as error:
-            record = HealthRecord(version, 0.0, 0.0, "deploy-failed", _describe_error(error), time.time())
+            now = time.time()
+            record = HealthRecord(version, 0.0, 0.0, "deploy-failed", _describe_error(error), now, now)
             self.result.health.append(record)
             log.info("deploy of %s %s failed: %s", self.name, version, record.reason)
-            return record, time.time()
-        deployed_at = time.time()
-        return self._gate(version, since), deployed_at
+            return record
+        return self._gate(version, since)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -516,7 +517,7 @@ class Reconciler:
             self.abra.app_new(self.recipe, self.domain, version)
             self.abra.secret_generate(self.domain)
             self.result.steps += [f"app new {version}", "secret generate --all"]
-        record, _ = self._deploy(version)
+        record = self._deploy(version)
         if record.verdict == "healthy":
             self._set_last_good(version)
             self.result.outcome = Outcome.INSTALLED
@@ -537,7 +538,7 @@ class Reconciler:
             record = self._gate(current, utc_stamp(), observe=False)
         else:  # nothing runs (an operator undeployed it, or a crash did): start the known release
             self._sync_checkout()
-            record, _ = self._deploy(current)
+            record = self._deploy(current)
         if record.verdict == "healthy":
             self._set_last_good(current)
             self.result.outcome = Outcome.NOOP_HEALTHY
@@ -565,7 +566,7 @@ class Reconciler:
                     return
                 snapshot_taken = True
                 self.result.steps.append("snapshot")
-            record, _ = self._deploy(latest, upgrade=not self.spec.stateful)
+            record = self._deploy(latest, upgrade=not self.spec.stateful)
         except Interrupted as stop:
             with signals_deferred():
                 self._roll_back(current, latest, str(stop), restore=snapshot_taken, reject=False)
@@ -590,7 +591,7 @@ class Reconciler:
                 if restore:
                     self.snapshots.restore(AppVolumes(self.stack))
                     self.result.steps.append("restore snapshot")
-            record, _ = self._deploy(last_good)
+            record = self._deploy(last_good)
             recovered = record.verdict == "healthy"
             failure = "" if recovered else record.reason
         except (proc.CommandError, SnapshotError, ReconcileError, engine.EngineError) as error:
