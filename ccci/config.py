@@ -172,9 +172,17 @@ class Config:
     keycloak: KeycloakSettings | None = None
     infra: dict[str, InfraApp] = attrs.field(factory=dict, validator=_check_infra)
     alerts: AlertSettings | None = attrs.field(default=None, validator=_check_alerts)
+    # Resource safety: at most this many runs (cold, quick, promotion) at once,
+    # and none may start with less free disk than this under state_dir.
+    max_concurrent_runs: int = 2
+    min_free_disk_mib: int = 2048
 
     def __attrs_post_init__(self) -> None:
         Domain.parse(self.base_domain)
+        if self.max_concurrent_runs < 1:
+            raise BadConfig("max_concurrent_runs must be at least 1")
+        if self.min_free_disk_mib < 0:
+            raise BadConfig("min_free_disk_mib must not be negative")
         for name, settings in self.recipes.items():
             RecipeName.parse(name)
             unknown = set(settings.needs) - KNOWN_NEEDS
