@@ -57,6 +57,7 @@ class Completed:
     exit_code: int
     output: str
     seconds: float
+    errors: str = ""  # stderr, when it was asked to be kept apart
 
 
 @attrs.define
@@ -104,8 +105,16 @@ def run(
     secret_output: bool = False,
     calls: Calls | None = None,
     stdin: bytes | None = None,
+    term_grace: float = 0,
+    stderr_apart: bool = False,
 ) -> Completed:
-    """Run argv to completion; see the module docstring for the guarantees."""
+    """Run argv to completion; see the module docstring for the guarantees.
+
+    term_grace: on timeout, SIGTERM the process group first and give it this
+    long to clean up (a ccci run tears down on SIGTERM) before SIGKILL.
+    stderr_apart: keep stderr out of `output` (for a child whose stdout is
+    JSON); it is returned as `errors` and kept in the transcript.
+    """
     argv = [str(word) for word in argv]
     log.info("$ %s", shlex.join(argv))
     started = time.monotonic()
@@ -114,22 +123,29 @@ def run(
     except Exception as error:  # plumbum: CommandNotFound
         raise CommandError(argv, None, "", f"cannot run {argv[0]}: {error}") from None
     full_env = {**os.environ, **(env or {})}
+    errors = tempfile.TemporaryFile() if stderr_apart else None
     try:
         if tty:
             code, output = _run_pty(command, full_env, cwd, timeout, argv)
         else:
-            code, output = _run_pipe(command, full_env, cwd, timeout, argv, stdin)
+            code, output = _run_pipe(command, full_env, cwd, timeout, argv, stdin, term_grace, errors)
     except OSError as error:  # the program is missing or not executable
         raise CommandError(argv, None, "", f"cannot run {argv[0]}: {error.strerror}") from None
+    finally:
+        error_text = ""
+        if errors is not None:
+            errors.seek(0)
+            error_text = clean(errors.read().decode(errors="replace"))
+            errors.close()
     seconds = time.monotonic() - started
     shown = WITHHELD if secret_output else clean(output)
     if calls is not None:
-        calls.record(argv, shown, code, seconds)
+        calls.record(argv, shown + (f"\n# stderr\n{error_text}" if error_text else ""), code, seconds)
     if code is None:
-        raise CommandError(argv, None, shown, f"timed out after {timeout:.0f}s")
+        raise CommandError(argv, None, shown + error_text, f"timed out after {timeout:.0f}s")
     if check and code != 0:
-        raise CommandError(argv, code, shown)
-    return Completed(argv, code, shown, seconds)
+        raise CommandError(argv, code, shown + error_text)
+    return Completed(argv, code, shown, seconds, error_text)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -140,11 +156,11 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def _run_pipe(command, env, cwd, timeout, argv, stdin) -> tuple[int | None, str]:
+def _run_pipe(command, env, cwd, timeout, argv, stdin, term_grace=0.0, errors=None) -> tuple[int | None, str]:
     process = command.popen(
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=errors if errors is not None else subprocess.STDOUT,
         env=env,
         cwd=cwd,
         start_new_session=True,
@@ -152,6 +168,13 @@ def _run_pipe(command, env, cwd, timeout, argv, stdin) -> tuple[int | None, str]
     try:
         out, _ = process.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
+        if term_grace > 0:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                out, _ = process.communicate(timeout=term_grace)
+                return None, out.decode(errors="replace")
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
         _kill_group(process)
         return None, ""
     except BaseException:

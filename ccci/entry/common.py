@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ccci import engine, locks
 from ccci.app import Interrupted
+from ccci.capacity import LowDisk
 from ccci.names import BadInput
 
 
@@ -41,7 +42,7 @@ def guarded(prog: str, argv: list[str] | None, body: Callable[[], int]) -> int:
     except BadInput as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
-    except (engine.EngineError, locks.Busy) as error:
+    except (engine.EngineError, locks.Busy, LowDisk) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 1
     except Interrupted as stop:

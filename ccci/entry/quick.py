@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from ccci import config as config_mod
-from ccci import results
+from ccci import capacity, results
 from ccci.entry.common import Parser, guarded, setup_logging
-from ccci.names import RecipeName, Ref
+from ccci.names import BadInput, RecipeName, Ref
 from ccci.quick import QuickRun
 
 
@@ -40,7 +40,10 @@ def _main(argv: list[str] | None) -> int:
     run = QuickRun(config, recipe, ref)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:
-        result = run.execute()
+        with capacity.admitted(config, f"quick run {run.run_id} of {recipe} at {ref}"):
+            result = run.execute()
+    except BadInput:
+        raise  # refused input: one line on stderr, nothing on stdout
     except BaseException:
         if run.result.stages:
             print(results.to_json(run.result))

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from ccci import config as config_mod
-from ccci import results
+from ccci import capacity, results
 from ccci.cold import ColdRequest, ColdRun
 from ccci.entry.common import Parser, guarded, setup_logging
-from ccci.names import ALL_STAGES, RecipeName, Ref, parse_stages
+from ccci.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
 from ccci.promote import PromotionFailed, promote, should_promote
 
 log = logging.getLogger("ccci")
@@ -34,6 +34,7 @@ def parser() -> Parser:
     p.add_argument("--stages", default=",".join(s.value for s in ALL_STAGES),
                    help="comma-separated subset of %(default)s")
     p.add_argument("--config", type=Path, help="config file (default: $CCCI_CONFIG or /etc/ccci/config.json)")
+    p.add_argument("--result-file", type=Path, help="also write the result JSON here (atomically)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -53,23 +54,19 @@ def _main(argv: list[str] | None) -> int:
     run = ColdRun(config, request)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:
-        result = run.execute()
+        with capacity.admitted(config, f"cold run {run.run_id} of {request.recipe}"):
+            result = run.execute()
+            code = 0 if result.status is results.Status.PASSED else 1
+            code = _maybe_promote(config, request, run, result) or code
+    except BadInput:
+        raise  # refused input: one line on stderr, nothing on stdout
     except BaseException:
         if run.result.stages or run.result.teardown.status is not results.Status.SKIPPED:
             print(results.to_json(run.result))  # an interrupted run still reports
         raise
-    code = 0 if result.status is results.Status.PASSED else 1
-    eligible, why = should_promote(config, result, request.stages)
-    if eligible:
-        try:
-            record = promote(config, request.recipe, run.client, run.folder / "promotion")
-            result.promotion = f"promoted {record.version}"
-        except PromotionFailed as error:
-            result.promotion = f"failed: {error}"
-            code = 1
-    elif config.enrolled(request.recipe) and config.settings_for(request.recipe).canonical:
-        result.promotion = f"not promoted: {why}"
     results.write_atomic(run.folder / "result.json", results.to_json(result))
+    if args.result_file is not None:
+        results.write_atomic(args.result_file, results.to_json(result))
     print(results.to_json(result))
     if code:
         log.info("RED: %s (artifacts: %s)", result.reason or result.promotion, result.artifacts)
@@ -77,6 +74,21 @@ def _main(argv: list[str] | None) -> int:
         log.info("GREEN in %.1fs%s (artifacts: %s)", result.seconds,
                  f", {result.promotion}" if result.promotion else "", result.artifacts)
     return code
+
+
+def _maybe_promote(config, request: ColdRequest, run: ColdRun, result: results.RunResult) -> int:
+    """Promote when the run earned it (inside the run's slot); 1 if that failed."""
+    eligible, why = should_promote(config, result, request.stages)
+    if eligible:
+        try:
+            record = promote(config, request.recipe, run.client, run.folder / "promotion")
+            result.promotion = f"promoted {record.version}"
+        except PromotionFailed as error:
+            result.promotion = f"failed: {error}"
+            return 1
+    elif config.enrolled(request.recipe) and config.settings_for(request.recipe).canonical:
+        result.promotion = f"not promoted: {why}"
+    return 0
 
 
 if __name__ == "__main__":

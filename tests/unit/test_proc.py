@@ -76,3 +76,11 @@ def test_calls_keep_a_transcript_per_call(tmp_path):
 
 def test_stdin_is_passed():
     assert proc.run(["cat"], stdin=b"fed").output == "fed"
+
+
+def test_a_timeout_with_grace_lets_the_program_clean_up(tmp_path):
+    flag = tmp_path / "cleaned"
+    script = f"trap 'touch {flag}; exit 143' TERM; sleep 30 & wait"
+    with pytest.raises(CommandError, match="timed out"):
+        proc.run(["sh", "-c", script], timeout=1, term_grace=10)
+    assert flag.exists()
