@@ -19,7 +19,6 @@ import pytest
 
 from ccci.alerts import PUSH_LIMIT, Alerts, shown_url
 from ccci.config import AlertSettings
-from tests.fixtures.infra import PushReceiver
 
 TOKEN = "tok-9f8e7d-never-in-logs"
 NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z-proxy-rolled-back\.json")
