@@ -3,7 +3,8 @@
 
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
 
-  # Wiring only: every output is defined in its own folder (pkgs/, modules/).
+  # Wiring only: packages live in pkgs/, the module in modules/, checks in
+  # tests/nix/. Nothing here decides anything.
   outputs =
     { self, nixpkgs }:
     let
@@ -21,25 +22,37 @@
           }) systems
         );
       pkgsFor = system: nixpkgs.legacyPackages.${system};
+      # `nix run .#<app>` -> ccci-<app>.
+      appNames = [
+        "run"
+        "quick"
+        "snapshot"
+        "reconcile"
+        "nightly"
+        "bridge"
+      ];
     in
     {
       packages = eachSystem (
         system:
         let
-          ccci = (pkgsFor system).callPackage ./pkgs/ccci { };
+          set = import ./pkgs { pkgs = pkgsFor system; };
         in
-        {
-          inherit ccci;
-          default = ccci;
-        }
+        set // { default = set.ccci-run; }
       );
 
-      apps = eachSystem (system: {
-        run = {
-          type = "app";
-          program = "${self.packages.${system}.ccci}/bin/ccci-run";
-        };
-      });
+      apps = eachSystem (
+        system:
+        builtins.listToAttrs (
+          map (name: {
+            inherit name;
+            value = {
+              type = "app";
+              program = "${self.packages.${system}."ccci-${name}"}/bin/ccci-${name}";
+            };
+          }) appNames
+        )
+      );
 
       nixosModules.default = ./modules/ccci.nix;
 
@@ -50,7 +63,8 @@
         in
         {
           # Runtime deps of pyproject.toml plus its `test` extra, and the
-          # tools the package puts on its PATH, so `pytest` works here as in CI.
+          # tools the executables put on their PATH, so `pytest` works here as
+          # in CI; nix for the offline checks in tests/nix.
           default = pkgs.mkShell {
             packages = [
               (pkgs.python3.withPackages (ps: [
@@ -59,11 +73,15 @@
                 ps.docker
                 ps.plumbum
                 ps.pytest
+                ps.python-keycloak
                 ps.hypothesis
                 ps.pyyaml
               ]))
               pkgs.abra
               pkgs.docker
+              pkgs.git
+              pkgs.gnutar
+              pkgs.nix
               pkgs.nixfmt
             ];
           };
@@ -74,12 +92,22 @@
       # `nixfmt-rfc-style` is an alias that prints a deprecation warning.
       formatter = eachSystem (system: (pkgsFor system).nixfmt);
 
-      checks = eachSystem (system: {
-        ccci = self.packages.${system}.ccci;
-        module-config = import ./tests/nix/module-config.nix {
-          inherit nixpkgs system;
+      checks = eachSystem (
+        system:
+        let
+          pkgs = pkgsFor system;
           module = self.nixosModules.default;
-        };
-      });
+        in
+        # Every package builds (and imports every entry module).
+        builtins.removeAttrs self.packages.${system} [ "default" ]
+        // {
+          # The builtins-only logic's cases, asserted at evaluation time.
+          nix-logic = import ./tests/nix/logic-check.nix { inherit pkgs; };
+          # A rich host through the real module system; builds its JSON files.
+          module-config = import ./tests/nix/module-config.nix { inherit nixpkgs system module; };
+          # A VM: docker + swarm, the nightly unit started by hand.
+          vm-nightly = import ./tests/nix/vm-nightly.nix { inherit pkgs module; };
+        }
+      );
     };
 }
