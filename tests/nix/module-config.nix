@@ -1,7 +1,8 @@
-# A flake check for machines with real nixpkgs: evaluate a minimal NixOS host
-# that enables services.ccci through the real module system (types, merging,
-# assertions) and build the /etc/ccci/config.json it renders. The offline
-# tests in test_nix.py cannot do this: it needs nixpkgs' lib.nixosSystem.
+# Flake check `module-config`: a rich host (enrollments, infra, keycloak,
+# alerts, bridge) through the real NixOS module system (types, merging,
+# assertions), building the files it renders: /etc/ccci/config.json,
+# /etc/ccci/bridge.json and the nightly and reconcile unit files. The offline
+# tests cannot do this: it needs nixpkgs' lib.nixosSystem.
 {
   nixpkgs,
   system,
@@ -16,6 +17,54 @@ let
         services.ccci = {
           enable = true;
           baseDomain = "ci.example.org";
+          enroll = {
+            custom-html.canonical = true;
+            lasuite-docs = {
+              canonical = true;
+              needs = [ "keycloak" ];
+              timeout = 5400;
+            };
+          };
+          infra = {
+            traefik = {
+              domain = "ci.example.org";
+              health.status = [
+                200
+                404
+              ];
+            };
+            keycloak = {
+              domain = "sso.ci.example.org";
+              stateful = true;
+              health.path = "/realms/master";
+              schedule = null;
+            };
+          };
+          keycloak = {
+            url = "https://sso.ci.example.org";
+            adminPasswordFile = "/run/secrets/keycloak-admin";
+          };
+          alerts = {
+            pushUrl = "https://ntfy.example.org/ccci";
+            tokenFile = "/run/secrets/ntfy-token";
+          };
+          bridge = {
+            enable = true;
+            settings = {
+              forge = {
+                kind = "gitea";
+                url = "https://git.example.org";
+                tokenFile = "/run/secrets/forge-token";
+                webhookSecretFile = "/run/secrets/webhook-secret";
+              };
+              drone = {
+                url = "https://drone.example.org";
+                tokenFile = "/run/secrets/drone-token";
+                repo = "ci/ccci";
+              };
+              repos."coop-cloud/custom-html" = "custom-html";
+            };
+          };
         };
         # Enough of a host to evaluate: no bootloader or filesystems needed.
         boot.isContainer = true;
@@ -23,9 +72,40 @@ let
       }
     ];
   };
-  failed = builtins.filter (a: !a.assertion) host.config.assertions;
+  inherit (host) config;
+  failed = builtins.filter (a: !a.assertion) config.assertions;
+  unit = name: config.systemd.units.${name}.unit;
 in
 if failed != [ ] then
   throw (builtins.concatStringsSep "\n" (map (a: a.message) failed))
 else
-  host.config.environment.etc."ccci/config.json".source
+  nixpkgs.legacyPackages.${system}.linkFarm "ccci-module-config" [
+    {
+      name = "config.json";
+      path = config.environment.etc."ccci/config.json".source;
+    }
+    {
+      name = "bridge.json";
+      path = config.environment.etc."ccci/bridge.json".source;
+    }
+    {
+      name = "ccci-nightly.service";
+      path = unit "ccci-nightly.service";
+    }
+    {
+      name = "ccci-nightly.timer";
+      path = unit "ccci-nightly.timer";
+    }
+    {
+      name = "ccci-reconcile-traefik.timer";
+      path = unit "ccci-reconcile-traefik.timer";
+    }
+    {
+      name = "ccci-reconcile-keycloak.service";
+      path = unit "ccci-reconcile-keycloak.service";
+    }
+    {
+      name = "ccci-bridge.service";
+      path = unit "ccci-bridge.service";
+    }
+  ]

@@ -1,12 +1,15 @@
-# A stand-in for nixpkgs, for offline evaluation of ../../../../flake.nix only
-# (tests/nix/test_nix.py copies this to a tmp dir and passes it with
-# --override-input nixpkgs). It is NOT nixpkgs: derivations are attrsets with
-# a fake outPath, `lib` has only the handful of functions pkgs/ccci calls, and
-# fileset functions return markers. What it can show: the flake's wiring (output
-# names, systems, app program path), that pkgs/ccci is a callPackage function
-# with an overridable `abra`, its version comes from pyproject.toml, and its
-# dependencies are python packages. What it cannot: that anything builds, that
-# lib.fileset selects the right files, that nixpkgs has these attributes.
+# A stand-in for nixpkgs, for offline evaluation of the flake and the module
+# (tests/nix copies this to a tmp dir and passes it with --override-input
+# nixpkgs; stub/module-eval.nix imports it directly). It is NOT nixpkgs:
+# derivations are attrsets with a fake outPath, `lib` has only the handful of
+# functions pkgs/ calls, fileset functions return markers, and runCommand
+# keeps its script as an attribute so tests can read the wrapper it writes.
+# What it can show: the flake's wiring (output names, systems, app program
+# paths), that each pkgs/ccci-* is a callPackage function with an
+# overridable `abra` and its own tools, that the version comes from
+# pyproject.toml and the dependencies are python packages. What it cannot:
+# that anything builds, that lib.fileset selects the right files, that
+# nixpkgs has these attributes.
 {
   outputs =
     { self }:
@@ -35,6 +38,7 @@
         "docker"
         "plumbum"
         "pytest"
+        "python-keycloak"
         "setuptools"
         "hypothesis"
         "pyyaml"
@@ -50,6 +54,8 @@
             gnutar = fakeDrv "gnutar";
             util-linux = fakeDrv "util-linux";
             coreutils = fakeDrv "coreutils";
+            makeWrapper = fakeDrv "make-wrapper";
+            nixfmt = fakeDrv "nixfmt";
             python3Packages =
               builtins.listToAttrs (
                 map (n: {
@@ -59,18 +65,40 @@
               )
               // {
                 # As in nixpkgs, passthru attributes land on the derivation.
-                buildPythonApplication =
-                  attrs: attrs // attrs.passthru or { } // fakeDrv "${attrs.pname}-${attrs.version}";
+                buildPythonPackage =
+                  attrs: attrs // attrs.passthru or { } // fakeDrv "python3-${attrs.pname}-${attrs.version}";
               };
+            python3 = fakeDrv "python3" // {
+              withPackages =
+                f:
+                fakeDrv "python3-env" // {
+                  packages = f pkgs.python3Packages;
+                };
+            };
+            runCommand =
+              name: env: script:
+              env // env.passthru or { } // fakeDrv name // { inherit script; };
+            formats.json = _: {
+              generate = name: value: fakeDrv name // { inherit value; };
+            };
             # Like nixpkgs' callPackage: fill arguments from pkgs, then the
-            # explicit ones; keep `override` so the test can swap abra.
+            # explicit ones; keep `override` so the tests can swap abra.
             callPackage =
               fn: args:
               let
-                f = import fn;
+                f = if builtins.isFunction fn then fn else import fn;
                 auto = builtins.intersectAttrs (builtins.functionArgs f) pkgs;
+                result = f (auto // args);
+                override = more: pkgs.callPackage fn (args // more);
               in
-              f (auto // args) // { override = more: pkgs.callPackage fn (args // more); };
+              # A function result stays callable, as with lib.makeOverridable.
+              if builtins.isFunction result then
+                {
+                  __functor = _: result;
+                  inherit override;
+                }
+              else
+                result // { inherit override; };
           };
         in
         pkgs;
