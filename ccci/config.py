@@ -14,8 +14,8 @@ from pathlib import Path
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn
 
+from ccci import strict
 from ccci.names import BadInput, Domain, RecipeName
 
 DEFAULT_PATH = Path("/etc/ccci/config.json")
@@ -212,12 +212,9 @@ class Config:
 
 
 def _converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=True)
-    for cls in (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings):
-        converter.register_structure_hook(
-            cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
-        )
-    return converter
+    return strict.converter(
+        (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings)
+    )
 
 
 CONVERTER = _converter()

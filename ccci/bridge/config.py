@@ -16,8 +16,8 @@ from pathlib import Path
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn
 
+from ccci import strict
 from ccci.config import BadConfig, _one_line
 from ccci.names import BadInput, RecipeName
 
@@ -153,12 +153,7 @@ class Secrets:
 
 
 def _converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=True)
-    for cls in (BridgeConfig, ForgeSettings, DroneSettings):
-        converter.register_structure_hook(
-            cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
-        )
-    return converter
+    return strict.converter((BridgeConfig, ForgeSettings, DroneSettings))
 
 
 CONVERTER = _converter()

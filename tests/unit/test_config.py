@@ -58,3 +58,21 @@ def test_recipe_url_fills_the_template():
     from ccci.names import RecipeName
 
     assert c.recipe_url(RecipeName.parse("fx-web")) == "file:///r/fx-web"
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"base_domain": "ci.test", "recipes": {"fx-web": {"canonical": "false"}}}, "canonical"),
+        ({"base_domain": "ci.test", "keep_runs": "5"}, "keep_runs"),
+        ({"base_domain": "ci.test", "keep_runs": True}, "keep_runs"),
+        ({"base_domain": "ci.test", "keep_runs": 5.5}, "keep_runs"),
+        ({"base_domain": 5}, "base_domain"),
+        ({"base_domain": "ci.test", "recipes": {"fx-web": {"needs": "keycloak"}}}, "needs"),
+    ],
+)
+def test_no_value_is_coerced_to_another_type(data, where):
+    # cattrs alone would read "false" as True: at a CI system's edge a typo must not flip a setting.
+    with pytest.raises(BadConfig) as caught:
+        config.parse(data)
+    assert where in str(caught.value)
