@@ -241,11 +241,19 @@ class AppUnderTest:
     def _undeploy_fresh(self) -> None:
         """Back to nothing deployed and no data: the upgrade starts from scratch."""
         if self._deployed():
-            self.abra.undeploy(self.domain)
+            try:
+                self.abra.undeploy(self.domain)
+                complaint = None
+            except proc.CommandError as error:
+                complaint = error  # judged by what is left, below
             with self._waiting():
                 gone = self.stack.wait_gone(self.config.timeouts.undeploy)
             if not gone:
-                raise StageFailed(f"stack {self.stack_name} did not go away after undeploy")
+                raise complaint or StageFailed(f"stack {self.stack_name} did not go away after undeploy")
+            if complaint is not None:
+                # Swarm sometimes refuses to drop a network a leaving task still
+                # holds; abra then fails although the app is gone. It is gone.
+                log.warning("abra undeploy complained (%s), but the stack is gone", complaint.last_lines(1))
         if self.stack.leftovers().get("volumes"):
             self.abra.volume_remove(self.domain)
 
