@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -39,40 +38,6 @@ BACKUP_PATH_LABEL = "backupbot.backup.path"
 
 class StageFailed(Exception):
     """A stage's check failed; the message is the reason shown to the user."""
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived; teardown still runs."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-
-
-@contextmanager
-def interruptible() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into `Interrupted` for the duration of a run."""
-
-    def handler(signum, _frame):
-        raise Interrupted(signum)
-
-    previous_handlers = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous_handlers.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends: teardown must not be cut short."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def utc_now_iso() -> str:

@@ -23,18 +23,16 @@ import docker
 from ccci import proc, results
 from ccci.app import (
     AppUnderTest,
-    Interrupted,
     Skip,
     StageFailed,
-    interruptible,
     resolve_target,
-    signals_deferred,
     utc_now_iso,
 )
 from ccci.config import Config
 from ccci.names import BadInput, Domain, RecipeName, Ref, RunId, Stage, cold_domain
 from ccci.recipe import Checkout
 from ccci.results import Mode, RunResult, StageResult, Status
+from ccci.signals import Interrupted, interruptible, signals_deferred
 
 log = logging.getLogger("ccci")
 

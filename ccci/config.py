@@ -251,12 +251,7 @@ def parse(data: object, source: str = "config") -> Config:
 def load(path: Path | None = None) -> Config:
     """Read the config from `path`, $CCCI_CONFIG, or /etc/ccci/config.json."""
     path = path or Path(os.environ.get("CCCI_CONFIG") or DEFAULT_PATH)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadConfig(f"no config file at {path} (set --config or CCCI_CONFIG)") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise BadConfig(f"cannot read config {path}: {error}") from None
+    data = strict.read_json(path, "config file", "set --config or CCCI_CONFIG", BadConfig)
     return parse(data, str(path))
 
 

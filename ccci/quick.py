@@ -23,11 +23,8 @@ import docker
 from ccci import engine, locks, results
 from ccci.app import (
     AppUnderTest,
-    Interrupted,
     StageFailed,
-    interruptible,
     resolve_target,
-    signals_deferred,
     utc_now_iso,
 )
 from ccci.canonical import Canonical, Status, Volumes
@@ -36,6 +33,7 @@ from ccci.config import Config
 from ccci.names import ALL_STAGES, BadInput, RecipeName, Ref, RunId
 from ccci.results import Mode, RunResult
 from ccci.results import Status as RunStatus
+from ccci.signals import Interrupted, interruptible, signals_deferred
 from ccci.versions import Release
 
 log = logging.getLogger("ccci")

@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from ccci.signals import signals_deferred
 from ccci.config import KeycloakSettings
 from ccci.keycloak import Keycloak, KeycloakError
 from ccci.names import BadInput, RecipeName, RunId
@@ -237,16 +238,6 @@ def _sigterm_unwinds() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 # -- the API -------------------------------------------------------------------------
 
 
@@ -314,7 +305,7 @@ def lease(
             yield held
         finally:
             if ours:
-                with _signals_held():
+                with signals_deferred():
                     _release(server, name, failing=sys.exc_info()[0] is not None)
 
 

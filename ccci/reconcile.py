@@ -50,7 +50,7 @@ import docker.errors
 from ccci import engine, health, locks, proc
 from ccci.abra import Abra
 from ccci.alerts import Alerts
-from ccci.app import Interrupted, interruptible, signals_deferred
+from ccci.signals import Interrupted, interruptible, signals_deferred
 from ccci.config import Config, InfraApp, Ingress
 from ccci.gate import Decision, RepoNotes, SafetyGate, Verdict
 from ccci.names import BadInput, Domain, RecipeName, stack_name

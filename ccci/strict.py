@@ -9,7 +9,9 @@ string. Unknown keys are rejected (classes registered with `strict_classes`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn
@@ -36,3 +38,13 @@ def converter(strict_classes: Iterable[type] = ()) -> cattrs.Converter:
     for cls in strict_classes:
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True))
     return conv
+
+
+def read_json(path: Path, what: str, hint: str, error: type[Exception]) -> object:
+    """The JSON in `path`, or `error` with one line saying what went wrong."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"no {what} at {path} ({hint})") from None
+    except (OSError, ValueError) as problem:
+        raise error(f"cannot read {what} {path}: {problem}") from None

@@ -170,12 +170,7 @@ def parse(data: object, source: str = "bridge config") -> BridgeConfig:
 
 def load(path: Path | None = None) -> BridgeConfig:
     path = path or DEFAULT_PATH
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BadConfig(f"no bridge config at {path} (set --config)") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise BadConfig(f"cannot read bridge config {path}: {error}") from None
+    data = strict.read_json(path, "bridge config", "set --config", BadConfig)
     return parse(data, str(path))
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from ccci import engine, locks
-from ccci.app import Interrupted
+from ccci.signals import Interrupted
 from ccci.capacity import LowDisk
 from ccci.names import BadInput
 
