@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -101,6 +102,14 @@ def runs_in_flight(config: Config) -> list[str]:
         finally:
             os.close(fd)
     return held
+
+
+def live_run_ids(config: Config) -> set[str]:
+    """Run ids of the runs holding a slot now (their holder line names them)."""
+    return {match.group(1) for holder in runs_in_flight(config) for match in [_RUN_ID.search(holder)] if match}
+
+
+_RUN_ID = re.compile(r"\brun ([0-9a-f]{6}) of ")
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 Order and rules:
 1. Refuses to start while another sweep holds the `nightly` lock, or while any
    run holds a run slot (a lock, never a process-name match): it says who.
-2. Prunes stale state (canonicals of recipes no longer enrolled).
+2. Prunes stale state (canonicals of recipes no longer enrolled) and reaps
+   per-run Keycloak realms whose run is gone.
 3. Reconciles every infra app (`ccci-reconcile APP`, health-gated with
    rollback); a rolled-back or failed app is reported, and the sweep goes on
    against the healthy prior version.
@@ -27,7 +28,7 @@ import attrs
 import cattrs
 import docker
 
-from ccci import capacity, locks, proc, prune, results
+from ccci import capacity, locks, proc, prune, realms, results
 from ccci.alerts import Alerts
 from ccci.config import Config
 
@@ -62,6 +63,7 @@ class NightlyResult:
     started: str
     status: str = "passed"
     pruned: list[str] = attrs.Factory(list)
+    reaped: list[str] = attrs.Factory(list)
     infra: list[InfraOutcome] = attrs.Factory(list)
     recipes: list[RecipeOutcome] = attrs.Factory(list)
     reason: str = ""
@@ -103,6 +105,7 @@ class Nightly:
                 raise locks.Busy(f"runs in flight ({'; '.join(busy)}): the sweep does not start; try later")
             self.folder.mkdir(parents=True, exist_ok=True)
             self.result.pruned = prune.prune(self.config, self.client)
+            self._reap_realms()
             for app in sorted(self.config.infra):
                 self.result.infra.append(self._reconcile(app))
             for recipe in sorted(self.config.recipes):
@@ -110,6 +113,16 @@ class Nightly:
             self._verdict()
             results.write_atomic(self.folder / "summary.json", self.result.to_json())
         return self.result
+
+    def _reap_realms(self) -> None:
+        """Per-run realms whose run is gone (a run killed by SIGKILL leaves one)."""
+        if self.config.keycloak is None:
+            return
+        try:
+            gone = realms.reap(self.config.keycloak, capacity.live_run_ids(self.config))
+            self.result.reaped = gone
+        except realms.RealmError as error:  # the sweep still runs; reaping is housekeeping
+            log.warning("nightly: could not reap realms: %s", error)
 
     def _reconcile(self, app: str) -> InfraOutcome:
         log.info("nightly: reconciling %s", app)

@@ -99,3 +99,11 @@ def test_the_pruner_removes_only_unenrolled_canonicals(bed_config, tmp_path, doc
     finally:
         for stack in stacks.values():
             engine.Stack(docker_client, stack).remove_leftovers()
+
+
+def test_live_run_ids_come_from_the_slots_runs_hold(bed_config, tmp_path):
+    # The realm reaper (nightly) keeps the realms of these runs.
+    config, _ = config_with(bed_config, tmp_path, max_concurrent_runs=3)
+    with capacity.slot(config, "cold run 3fa9c1 of fx-sso"), capacity.slot(config, "quick run 0b1c2d of fx-web at main"):
+        assert capacity.live_run_ids(config) == {"3fa9c1", "0b1c2d"}
+    assert capacity.live_run_ids(config) == set()
