@@ -63,6 +63,7 @@ class QuickRun(AppUnderTest):
         result.stack = self.stack_name
         self._bad_input = False
         self._touched = False  # whether this run deployed or restored anything
+        self._marked = False  # whether this run marked the canonical as in use
 
     def execute(self) -> RunResult:
         with interruptible():
@@ -90,17 +91,19 @@ class QuickRun(AppUnderTest):
 
     def _quick(self) -> RunResult:
         started = time.monotonic()
-        results.prune_runs(self.config.state / "runs", self.config.keep_runs - 1)
         self.folder.mkdir(parents=True, exist_ok=True)
         record = self.canonical.record()
         assert record is not None
         self.result.from_version = record.version
         log.info("run %s: quick %s at %s on the canonical (%s)", self.run_id, self.recipe, self.ref, record.version)
-        self.canonical.mark(status=Status.QUICK)
         try:
             self.open_sso(self.run_id.value)
             self.checkout = self.canonical.checkout(self.calls)
             self.target = resolve_target(self.checkout, self.ref, self.recipe)
+            # The input held up: from here on the run may change state.
+            self.canonical.mark(status=Status.QUICK)
+            self._marked = True
+            results.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
             self.result.commit = self.target.commit
             self.result.to_version = self.target.version
             for name, action in (("reattach", self.reattach), ("upgrade", self.upgrade), ("custom", self.custom)):
@@ -200,7 +203,8 @@ class QuickRun(AppUnderTest):
         )
         teardown = self.result.teardown
         if not self._touched:  # refused before anything was deployed: nothing to put back
-            self.canonical.mark(status=Status.IDLE)
+            if self._marked:
+                self.canonical.mark(status=Status.IDLE)
             teardown.status = RunStatus.PASSED
             return
         try:

@@ -127,15 +127,16 @@ def junit(result: RunResult) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-def prune_runs(runs_dir: Path, keep: int) -> list[Path]:
-    """Remove all but the newest `keep` run folders; return what went."""
+def prune_runs(runs_dir: Path, count: int, keep: Path | None = None) -> list[Path]:
+    """Remove all but the newest `count` run folders (never `keep`); what went."""
     if not runs_dir.is_dir():
         return []
     folders = sorted(
-        (p for p in runs_dir.iterdir() if p.is_dir() and not p.is_symlink()),
+        (p for p in runs_dir.iterdir() if p.is_dir() and not p.is_symlink() and p != keep),
         key=lambda p: p.stat().st_mtime,
     )
-    gone = folders[: max(0, len(folders) - keep)]
+    room = count - (1 if keep is not None else 0)
+    gone = folders[: max(0, len(folders) - room)]
     for folder in gone:
         shutil.rmtree(folder, ignore_errors=True)
     return gone

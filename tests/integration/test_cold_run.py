@@ -136,18 +136,24 @@ def test_two_cold_runs_of_one_recipe_at_once_both_go_green(bed_config, plain_con
         (["fx-web", "--ref", "no-such-branch"], "not in the recipe's repository"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(bed_config, plain_config_path, docker_client, args, says):
-    runs = bed_config.state / "runs"
-    abra = bed_config.state / "abra"
-    before = (sorted(os.listdir(runs)) if runs.exists() else [], sorted(os.listdir(abra)) if abra.exists() else [])
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(plain_config_path, docker_client, tmp_path, args, says):
+    # Its own state, already at the retention limit: a refused run must not even prune.
+    data = json.loads(plain_config_path.read_text())
+    data.update(state_dir=str(tmp_path / "state"), keep_runs=2)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(data))
+    runs = tmp_path / "state" / "runs"
+    for name in ("fx-web-000001", "fx-web-000002", "fx-web-000003"):
+        (runs / name).mkdir(parents=True)
+    abra = tmp_path / "state" / "abra"
     services_before = {s.name for s in docker_client.services.list()}
-    done = ccci_run(plain_config_path, *args, timeout=120)
+    done = ccci_run(config, *args, timeout=120)
     assert done.returncode == 2
     last = [line for line in done.stderr.splitlines() if line.startswith("ccci-run:")]
     assert len(last) == 1 and says in last[0], done.stderr
     assert done.stdout == ""
-    after = (sorted(os.listdir(runs)) if runs.exists() else [], sorted(os.listdir(abra)) if abra.exists() else [])
-    assert after == before
+    assert sorted(os.listdir(runs)) == ["fx-web-000001", "fx-web-000002", "fx-web-000003"]
+    assert not abra.exists() or os.listdir(abra) == []
     assert {s.name for s in docker_client.services.list()} == services_before
 
 

@@ -161,3 +161,13 @@ def test_a_second_run_on_the_same_canonical_waits_for_the_first(warm):
     first_done = err1.rindex("stage custom: passed")
     assert "stage reattach: started" not in err2[: err2.index("waiting for app-fx-web")]
     assert first_done > 0
+
+
+def test_a_quick_run_at_an_unknown_ref_changes_nothing(warm):
+    promote_at_old(warm)
+    record_bytes = (warm.canonical_dir / "canonical.json").read_bytes()
+    runs_before = sorted(p.name for p in (warm.state / "runs").iterdir())
+    code, result, err = warm.run("quick", "fx-web", "no-such-branch")
+    assert code == 2 and result == {} and "not in the recipe's repository" in err
+    assert (warm.canonical_dir / "canonical.json").read_bytes() == record_bytes
+    assert sorted(p.name for p in (warm.state / "runs").iterdir()) == runs_before

@@ -43,3 +43,13 @@ def test_prune_keeps_the_newest(tmp_path):
     gone = results.prune_runs(tmp_path, 2)
     assert sorted(p.name for p in gone) == ["r0", "r1", "r2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r3", "r4"]
+
+
+def test_prune_never_removes_the_running_folder(tmp_path):
+    for i in range(4):
+        folder = tmp_path / f"r{i}"
+        folder.mkdir()
+        os.utime(folder, (1000 + i, 1000 + i))
+    running = tmp_path / "r0"  # the oldest by mtime, yet in use
+    results.prune_runs(tmp_path, 2, keep=running)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r0", "r3"]
