@@ -87,10 +87,10 @@ class ColdRun(AppUnderTest):
         self.folder.mkdir(parents=True, exist_ok=True)
         log.info("run %s: %s cold at %s", self.run_id, self.request.recipe, self.domain)
         try:
-            self.open_sso(self.run_id.value)
             self._prepare()
-            # Only a run whose input held up may clear old run folders.
+            # Only a run whose input held up may touch Keycloak or clear old run folders.
             results.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
+            self.open_sso(self.run_id.value)
             self._stages()
         except Interrupted as stop:
             self.result.reason = str(stop)

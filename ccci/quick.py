@@ -97,13 +97,13 @@ class QuickRun(AppUnderTest):
         self.result.from_version = record.version
         log.info("run %s: quick %s at %s on the canonical (%s)", self.run_id, self.recipe, self.ref, record.version)
         try:
-            self.open_sso(self.run_id.value)
             self.checkout = self.canonical.checkout(self.calls)
             self.target = resolve_target(self.checkout, self.ref, self.recipe)
             # The input held up: from here on the run may change state.
             self.canonical.mark(status=Status.QUICK)
             self._marked = True
             results.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
+            self.open_sso(self.run_id.value)
             self.result.commit = self.target.commit
             self.result.to_version = self.target.version
             for name, action in (("reattach", self.reattach), ("upgrade", self.upgrade), ("custom", self.custom)):
