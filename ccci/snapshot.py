@@ -17,7 +17,12 @@ Invariants:
   exactly the snapshot's content (extra files gone), owners, modes and links
   kept.
 - Refused members (in take and restore): absolute paths, `..`, links whose
-  target is absolute or leaves the volume, device nodes and FIFOs.
+  target is absolute or leaves the volume, device nodes and FIFOs. The check
+  runs beside the extraction, so `tar -x` may already have written a refused
+  member into the staging folder when the refusal comes; the staging folder
+  is then deleted and the volume was never touched. GNU tar's own defences
+  (no `..`, leading `/` stripped from names and link targets, unsafe links
+  made as placeholders) keep even that moment inside the staging folder.
 - Streams: memory stays flat whatever the volume size (1 MiB buffers).
 This module knows nothing of runs, canonicals or reconcilers.
 """
