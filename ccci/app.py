@@ -134,7 +134,7 @@ class AppUnderTest:
         except Skip as skip:
             outcome = StageResult(name, Status.SKIPPED, time.monotonic() - began, str(skip))
         except (StageFailed, health.NotHealthy, engine.EngineError, proc.CommandError) as error:
-            reason = describe(error)
+            reason = proc.describe(error)
             outcome = StageResult(name, Status.FAILED, time.monotonic() - began, reason)
             self.result.reason = f"{name}: {reason}"
             self._keep_evidence()
@@ -299,11 +299,3 @@ class AppUnderTest:
 
 class Skip(Exception):
     """A stage that does not apply to this recipe (e.g. only one release)."""
-
-
-def describe(error: BaseException) -> str:
-    if isinstance(error, proc.CommandError):
-        words = " ".join([Path(error.argv[0]).name, *error.argv[1:3]])
-        detail = error.last_lines(3)
-        return f"{words} {error.why}" + (f": {detail}" if detail else "")
-    return str(error)

@@ -51,6 +51,15 @@ class CommandError(Exception):
         return " | ".join(lines[-count:])
 
 
+def describe(error: BaseException) -> str:
+    """One line for a failure: a failed call as `prog sub cmd exited N: last lines`."""
+    if isinstance(error, CommandError):
+        words = " ".join([Path(error.argv[0]).name, *error.argv[1:3]])
+        detail = error.last_lines(3)
+        return f"{words} {error.why}" + (f": {detail}" if detail else "")
+    return str(error)
+
+
 @attrs.frozen
 class Completed:
     argv: list[str]

@@ -482,7 +482,7 @@ class Reconciler:
                 self.abra.deploy(self.domain, version, force=self._deployed())
         except proc.CommandError as error:
             now = time.time()
-            record = HealthRecord(version, 0.0, 0.0, "deploy-failed", _describe_error(error), now, now)
+            record = HealthRecord(version, 0.0, 0.0, "deploy-failed", proc.describe(error), now, now)
             self.result.health.append(record)
             log.info("deploy of %s %s failed: %s", self.name, version, record.reason)
             return record
@@ -595,7 +595,7 @@ class Reconciler:
             recovered = record.verdict == "healthy"
             failure = "" if recovered else record.reason
         except (proc.CommandError, SnapshotError, ReconcileError, engine.EngineError) as error:
-            recovered, failure = False, _describe_error(error)
+            recovered, failure = False, proc.describe(error)
         if reject:
             self._reject(attempted, reason)
         self.result.recovered = recovered
@@ -627,11 +627,3 @@ class Reconciler:
 
     def _alert(self, kind: str, title: str, message: str, **details: object) -> None:
         self.result.alert = str(self.alerts.send(self.name, kind, title, message, **details))
-
-
-def _describe_error(error: BaseException) -> str:
-    if isinstance(error, proc.CommandError):
-        words = " ".join([Path(error.argv[0]).name, *error.argv[1:3]])
-        detail = error.last_lines(3)
-        return f"{words} {error.why}" + (f": {detail}" if detail else "")
-    return str(error)
