@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci import config as config_mod  # noqa: E402
+from ccci.pure import config as config_mod  # noqa: E402
 from ccci import engine  # noqa: E402
-from ccci.cold import ColdRequest, ColdRun  # noqa: E402
-from ccci.names import ALL_STAGES, RecipeName, Ref, stack_name, warm_domain  # noqa: E402
-from ccci.promote import promote  # noqa: E402
-from ccci.quick import QuickRun  # noqa: E402
+from ccci.jobs.cold import ColdRequest, ColdRun  # noqa: E402
+from ccci.pure.names import ALL_STAGES, RecipeName, Ref, stack_name, warm_domain  # noqa: E402
+from ccci.jobs.promote import promote  # noqa: E402
+from ccci.jobs.quick import QuickRun  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

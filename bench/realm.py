@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci import config as config_mod  # noqa: E402
+from ccci.pure import config as config_mod  # noqa: E402
 from ccci import realms  # noqa: E402
-from ccci.keycloak import Keycloak  # noqa: E402
-from ccci.names import RunId  # noqa: E402
+from ccci.seams.keycloak import Keycloak  # noqa: E402
+from ccci.pure.names import RunId  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BED = Path(os.environ.get("CCCI_TESTBED", "/var/lib/ccci-testbed"))

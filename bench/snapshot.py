@@ -84,8 +84,8 @@ def timed(argv: list[str], env: dict | None = None) -> tuple[float, int]:
 CCCI_STEP = """
 import sys
 from pathlib import Path
-from ccci.engine import connect, Stack
-from ccci.snapshot import AppVolumes, Snapshots
+from ccci.seams.engine import connect, Stack
+from ccci.capabilities.snapshot import AppVolumes, Snapshots
 snaps, stack, action = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 app = AppVolumes(Stack(connect(), stack))
 s = Snapshots(snaps)

@@ -21,15 +21,15 @@ import sys
 import threading
 from pathlib import Path
 
-from ccci import trigger
-from ccci.bridge import config as config_mod
-from ccci.bridge.drone import Drone
-from ccci.bridge.forge import Forge
-from ccci.bridge.poller import Poller
-from ccci.bridge.server import WebhookServer
-from ccci.bridge.service import Bridge
-from ccci.bridge.store import Store
-from ccci.names import BadInput
+from ccci.pure import trigger
+from ccci.pure import bridge_config as config_mod
+from ccci.seams.drone import Drone
+from ccci.seams.forge import Forge
+from ccci.jobs.bridge.poller import Poller
+from ccci.jobs.bridge.server import WebhookServer
+from ccci.jobs.bridge.service import Bridge
+from ccci.jobs.bridge.store import Store
+from ccci.pure.names import BadInput
 
 log = logging.getLogger("ccci")
 

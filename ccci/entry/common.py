@@ -13,10 +13,11 @@ import logging
 import sys
 from collections.abc import Callable
 
-from ccci import engine, locks
-from ccci.signals import Interrupted
-from ccci.capacity import LowDisk
-from ccci.names import BadInput
+from ccci.seams import engine
+from ccci.capabilities import locks
+from ccci.capabilities.signals import Interrupted
+from ccci.capabilities.capacity import LowDisk
+from ccci.pure.names import BadInput
 
 
 class Parser(argparse.ArgumentParser):

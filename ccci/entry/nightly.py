@@ -14,11 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-from ccci import config as config_mod
-from ccci import engine
-from ccci.config import DEFAULT_PATH
+from ccci.pure import config as config_mod
+from ccci.seams import engine
+from ccci.pure.config import DEFAULT_PATH
 from ccci.entry.common import Parser, guarded
-from ccci.nightly import Nightly
+from ccci.jobs.nightly import Nightly
 
 
 def parser() -> Parser:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ccci import config as config_mod
-from ccci import capacity, results
+from ccci.pure import config as config_mod
+from ccci.capabilities import capacity
+from ccci.pure import results
 from ccci.entry.common import Parser, guarded, setup_logging
-from ccci.names import BadInput, RecipeName, Ref
-from ccci.quick import QuickRun
+from ccci.pure.names import BadInput, RecipeName, Ref
+from ccci.jobs.quick import QuickRun
 
 
 def parser() -> Parser:

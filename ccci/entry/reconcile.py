@@ -23,9 +23,9 @@ import json
 import sys
 from pathlib import Path
 
-from ccci import config as config_mod
+from ccci.pure import config as config_mod
 from ccci.entry.common import Parser, guarded
-from ccci.reconcile import ReconcileError, Reconciler
+from ccci.jobs.reconcile import ReconcileError, Reconciler
 
 
 def parser() -> Parser:

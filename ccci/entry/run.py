@@ -17,12 +17,13 @@ import logging
 import sys
 from pathlib import Path
 
-from ccci import config as config_mod
-from ccci import capacity, results
-from ccci.cold import ColdRequest, ColdRun
+from ccci.pure import config as config_mod
+from ccci.capabilities import capacity
+from ccci.pure import results
+from ccci.jobs.cold import ColdRequest, ColdRun
 from ccci.entry.common import Parser, guarded, setup_logging
-from ccci.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
-from ccci.promote import PromotionFailed, promote, should_promote
+from ccci.pure.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
+from ccci.jobs.promote import PromotionFailed, promote, should_promote
 
 log = logging.getLogger("ccci")
 

@@ -16,12 +16,13 @@ import json
 import sys
 from pathlib import Path
 
-from ccci import config as config_mod
-from ccci import engine, locks
-from ccci.canonical import Canonical, Volumes
+from ccci.pure import config as config_mod
+from ccci.seams import engine
+from ccci.capabilities import locks
+from ccci.capabilities.canonical import Canonical, Volumes
 from ccci.entry.common import Parser, guarded
-from ccci.names import BadInput, RecipeName
-from ccci.snapshot import SnapshotError, show
+from ccci.pure.names import BadInput, RecipeName
+from ccci.capabilities.snapshot import SnapshotError, show
 
 
 def parser() -> Parser:

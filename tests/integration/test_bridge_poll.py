@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ccci.bridge.poller import Poller
+from ccci.jobs.bridge.poller import Poller
 from tests.fixtures.bridge import RECIPE, sha_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from ccci.bridge.store import FILE
+from ccci.jobs.bridge.store import FILE
 from tests.fixtures.bridge import (
     RECIPE, REPO, SECRETS, WEBHOOK_SECRET, issue_comment_payload, send_webhook, sha_for,
 )

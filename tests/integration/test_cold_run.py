@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ccci import engine
+from ccci.seams import engine
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from ccci import capacity, engine
-from ccci import config as config_mod
-from ccci.names import Domain, RecipeName, stack_name, warm_domain
+from ccci.capabilities import capacity
+from ccci.seams import engine
+from ccci.pure import config as config_mod
+from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
 
 pytestmark = pytest.mark.integration
 

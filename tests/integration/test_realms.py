@@ -1,6 +1,6 @@
 """Per-run realms against the test bed's real Keycloak, over HTTP on 127.0.0.1.
 
-Each test proves one invariant of ccci.realms the way an adversary would
+Each test proves one invariant of ccci.capabilities.realms the way an adversary would
 check it: log in for real, break the run on purpose (exception, SIGTERM),
 race two runs, reap with one of them live, and look for credentials in
 everything ccci printed.
@@ -25,9 +25,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from ccci import realms
-from ccci.keycloak import Keycloak
-from ccci.names import BadInput, RunId
+from ccci.capabilities import realms
+from ccci.seams.keycloak import Keycloak
+from ccci.pure.names import BadInput, RunId
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,8 @@ def test_realm_is_gone_after_a_red_run(keycloak_settings):
 HOLDER = textwrap.dedent(
     """
     import json, signal, sys, time
-    from ccci import config, realms
+    from ccci.pure import config
+    from ccci.capabilities import realms
     settings = config.CONVERTER.structure(json.loads(sys.argv[1]), config.KeycloakSettings)
     class Stop(BaseException):
         pass

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ccci import locks
-from ccci.health import Endpoint
+from ccci.capabilities import locks
+from ccci.capabilities.health import Endpoint
 from tests.fixtures.infra import TOKEN, WINDOW
 from tests.fixtures.volumes import tree
 

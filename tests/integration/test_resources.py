@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ccci import capacity, engine
-from ccci import config as config_mod
-from ccci.locks import Busy
-from ccci.names import Domain, RecipeName, stack_name, warm_domain
-from ccci.prune import prune
+from ccci.capabilities import capacity
+from ccci.seams import engine
+from ccci.pure import config as config_mod
+from ccci.capabilities.locks import Busy
+from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
+from ccci.capabilities.prune import prune
 
 pytestmark = pytest.mark.integration
 

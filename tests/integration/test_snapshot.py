@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ccci import engine
-from ccci.snapshot import AppRunning, Corrupt, HostileArchive, NoSnapshot, Snapshots
+from ccci.seams import engine
+from ccci.capabilities.snapshot import AppRunning, Corrupt, HostileArchive, NoSnapshot, Snapshots
 from tests.fixtures.volumes import IMAGE, FakeApp
 
 pytestmark = pytest.mark.integration
@@ -149,8 +149,8 @@ def test_a_snapshot_with_hostile_members_is_refused(tmp_path, fake_app, kind):
 
 TAKE_SCRIPT = """
 import sys
-from ccci.engine import connect, Stack
-from ccci.snapshot import AppVolumes, Snapshots
+from ccci.seams.engine import connect, Stack
+from ccci.capabilities.snapshot import AppVolumes, Snapshots
 app = AppVolumes(Stack(connect(), sys.argv[2]))
 Snapshots(__import__("pathlib").Path(sys.argv[1])).take(app, recipe="fx-web", version=sys.argv[3], commit="new")
 print("done", flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ccci import engine
+from ccci.seams import engine
 from tests.integration.test_cold_run import assert_nothing_left, ccci_run
 
 pytestmark = pytest.mark.integration

@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from ccci import engine
-from ccci.abra import Abra
-from ccci.health import Endpoint, wait_converged, wait_http
-from ccci.names import Domain, warm_domain, RecipeName
-from ccci.app import utc_now_iso
+from ccci.seams import engine
+from ccci.seams.abra import Abra
+from ccci.capabilities.health import Endpoint, wait_converged, wait_http
+from ccci.pure.names import Domain, warm_domain, RecipeName
+from ccci.capabilities.app import utc_now_iso
 from tests.fixtures.volumes import tree
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ ccci/bridge/config.py reject unknown keys and wrong types), for the files in
 
 from __future__ import annotations
 
-from ccci import config as ccci_config
-from ccci.bridge import config as bridge_config
+from ccci.pure import config as ccci_config
+from ccci.pure import bridge_config as bridge_config
 from tests.nix.nixtool import ABRA, eval_json, logic_expr
 
 RICH = {

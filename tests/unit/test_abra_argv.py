@@ -7,10 +7,10 @@ exact argv can be asserted (the real abra runs in tests/integration).
 
 import pytest
 
-from ccci import abra as abra_mod
-from ccci import proc
-from ccci.abra import Abra, LintError, parse_lint
-from ccci.names import Domain, RecipeName
+from ccci.seams import abra as abra_mod
+from ccci.seams import proc
+from ccci.seams.abra import Abra, LintError, parse_lint
+from ccci.pure.names import Domain, RecipeName
 
 D = Domain.parse("fx-w-abc123.ccci.test")
 R = RecipeName.parse("fx-web")
@@ -116,9 +116,9 @@ def test_lint_runs_the_real_abras_argv(calls, abra):
         calls.append(list(argv))
         return proc.Completed(list(argv), 0, LINT, 0.0)
 
-    import ccci.abra
+    import ccci.seams.abra
 
-    ccci.abra.proc.run = table_run  # restored by monkeypatch at teardown (same attribute)
+    ccci.seams.abra.proc.run = table_run  # restored by monkeypatch at teardown (same attribute)
     report = abra.lint(R)
     assert calls[-1] == ["/opt/abra", "recipe", "lint", "fx-web", "--offline"]
     assert len(report.errors) == 1

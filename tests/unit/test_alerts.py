@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ccci.alerts import PUSH_LIMIT, Alerts, shown_url
-from ccci.config import AlertSettings
+from ccci.capabilities.alerts import PUSH_LIMIT, Alerts, shown_url
+from ccci.pure.config import AlertSettings
 
 TOKEN = "tok-9f8e7d-never-in-logs"
 NAME = re.compile(r"\d{8}T\d{6}\.\d{6}Z-proxy-rolled-back\.json")

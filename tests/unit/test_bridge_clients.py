@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from ccci.bridge import http
-from ccci.bridge.ci import BuildRequest, BuildState, CIError
-from ccci.bridge.config import DroneSettings, Secret
-from ccci.bridge.drone import Drone
-from ccci.bridge.forge import Forge, ForgeError
-from ccci.names import RecipeName
-from ccci.results import Mode
+from ccci.seams import http
+from ccci.pure.builds import BuildRequest, BuildState, CIError
+from ccci.pure.bridge_config import DroneSettings, Secret
+from ccci.seams.drone import Drone
+from ccci.seams.forge import Forge, ForgeError
+from ccci.pure.names import RecipeName
+from ccci.pure.results import Mode
 
 TOKEN = Secret("tok-123")
 

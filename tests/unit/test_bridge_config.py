@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci.bridge import config
-from ccci.bridge.config import BadConfig, BridgeConfig, ForgeKind, Secret, Secrets
+from ccci.pure import bridge_config as config
+from ccci.pure.bridge_config import BadConfig, BridgeConfig, ForgeKind, Secret, Secrets
 
 GOOD = {
     "forge": {"kind": "forgejo", "url": "https://git.example.org", "token_file": "/run/t",

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccci.bridge.store import FILE, BadState, PendingBuild, Store
-from ccci.results import Mode
+from ccci.jobs.bridge.store import FILE, BadState, PendingBuild, Store
+from ccci.pure.results import Mode
 
 
 def test_a_claim_is_granted_once_and_survives_a_restart(tmp_path):
@@ -64,7 +64,7 @@ def test_a_failed_write_does_not_claim(tmp_path, monkeypatch):
     def full_disk(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ccci.bridge.store.write_atomic", full_disk)
+    monkeypatch.setattr("ccci.jobs.bridge.store.write_atomic", full_disk)
     with pytest.raises(OSError):
         store.claim(9)
     monkeypatch.undo()

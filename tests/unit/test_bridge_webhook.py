@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci.bridge.config import ForgeKind
-from ccci.bridge.webhook import BadPayload, BadSignature, CommentEvent, sign, verify
+from ccci.pure.bridge_config import ForgeKind
+from ccci.pure.webhook import BadPayload, BadSignature, CommentEvent, sign, verify
 from tests.fixtures.bridge import issue_comment_payload, sha_for
 
 SECRET = "hook-secret"

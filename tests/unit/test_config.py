@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci import config
-from ccci.config import BadConfig, Config, Ingress, Timeouts
+from ccci.pure import config
+from ccci.pure.config import BadConfig, Config, Ingress, Timeouts
 
 labels = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 
@@ -55,7 +55,7 @@ def test_load_reports_a_missing_or_broken_file(tmp_path):
 
 def test_recipe_url_fills_the_template():
     c = Config(base_domain="ci.test", recipe_source="file:///r/{recipe}")
-    from ccci.names import RecipeName
+    from ccci.pure.names import RecipeName
 
     assert c.recipe_url(RecipeName.parse("fx-web")) == "file:///r/fx-web"
 

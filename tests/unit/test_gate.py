@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci import gate as gate_mod
-from ccci import proc
-from ccci.gate import MARKERS, Note, RepoNotes, SafetyGate, Verdict, between
-from ccci.versions import releases
+from ccci.capabilities import gate as gate_mod
+from ccci.seams import proc
+from ccci.capabilities.gate import MARKERS, Note, RepoNotes, SafetyGate, Verdict, between
+from ccci.pure.versions import releases
 
 
 def notes_from(table: dict[str, str]):

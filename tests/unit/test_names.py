@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci.names import (
+from ccci.pure.names import (
     STACK_NAME_MAX,
     BadInput,
     Domain,

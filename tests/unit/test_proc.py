@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from ccci import proc
-from ccci.proc import Calls, CommandError
+from ccci.seams import proc
+from ccci.seams.proc import Calls, CommandError
 
 
 def test_success_returns_output_and_code():

@@ -1,5 +1,5 @@
 """Per-run realms without a server: names, the mark, reaping decisions, the
-lease's exits, and redaction. Only the one HTTP seam (ccci.keycloak.Keycloak)
+lease's exits, and redaction. Only the one HTTP seam (ccci.seams.keycloak.Keycloak)
 is replaced, by a recorder that keeps realms in a dict."""
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci import realms
-from ccci.config import KeycloakSettings
-from ccci.keycloak import Keycloak, KeycloakError, read_password, redact
-from ccci.names import BadInput, RecipeName, RunId
+from ccci.capabilities import realms
+from ccci.pure.config import KeycloakSettings
+from ccci.seams.keycloak import Keycloak, KeycloakError, read_password, redact
+from ccci.pure.names import BadInput, RecipeName, RunId
 
 SETTINGS = KeycloakSettings(url="http://127.0.0.1:1", admin_password_file="/nonexistent/pw")
 ADMIN_PASSWORD = "admin-pw-MARKER-7f3a"
 
 
 class RecordingSeam:
-    """Stands in for ccci.keycloak.Keycloak: same methods, no HTTP."""
+    """Stands in for ccci.seams.keycloak.Keycloak: same methods, no HTTP."""
 
     url = "http://kc.invalid"
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci import config
-from ccci.config import BadConfig
+from ccci.pure import config
+from ccci.pure.config import BadConfig
 from ccci.entry import reconcile as entry
-from ccci.reconcile import (
+from ccci.jobs.reconcile import (
     EXIT_CODES,
     Action,
     HealthRecord,
@@ -21,7 +21,7 @@ from ccci.reconcile import (
     healthcheck_floor,
     plan,
 )
-from ccci.versions import Release, releases
+from ccci.pure.versions import Release, releases
 
 tags = st.builds(lambda a, b, c: f"{a}.{b}.{c}+1.35.0", *(st.integers(0, 9),) * 3)
 

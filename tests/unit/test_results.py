@@ -3,8 +3,8 @@
 import os
 import xml.etree.ElementTree as ET
 
-from ccci import results
-from ccci.results import Mode, RunResult, StageResult, Status
+from ccci.pure import results
+from ccci.pure.results import Mode, RunResult, StageResult, Status
 
 
 def sample(status=Status.FAILED):

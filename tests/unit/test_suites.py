@@ -1,6 +1,6 @@
 """Suites run as real pytest subprocesses; their JUnit decides."""
 
-from ccci import suites
+from ccci.capabilities import suites
 
 
 def test_passing_and_failing_suites_are_counted(tmp_path):

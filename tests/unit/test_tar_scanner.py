@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccci.snapshot import Corrupt, HostileArchive, TarScanner, check_member
+from ccci.capabilities.snapshot import Corrupt, HostileArchive, TarScanner, check_member
 
 segment = st.text(alphabet="abcxyz._-é", min_size=1, max_size=40).filter(lambda s: s not in (".", ".."))
 names = st.lists(st.one_of(segment, st.just("..")), min_size=1, max_size=5).map("/".join)

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ccci import trigger
-from ccci.results import Mode
+from ccci.pure import trigger
+from ccci.pure.results import Mode
 
 EXACT = {"!testme": Mode.COLD, "!testme --quick": Mode.QUICK}
 ascii_space = st.text(alphabet=" \t\r\n\f\v", max_size=6)

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci.versions import Release, previous, releases
+from ccci.pure.versions import Release, previous, releases
 
 nums = st.integers(min_value=0, max_value=999)
 upstreams = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True)

@@ -8,7 +8,7 @@ unparseable ones, which must always come out as needing a human.
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ccci.versions import Move, Release, breaking_part, classify, upstream_numbers
+from ccci.pure.versions import Move, Release, breaking_part, classify, upstream_numbers
 
 small = st.integers(min_value=0, max_value=40)
 positive = st.integers(min_value=1, max_value=40)

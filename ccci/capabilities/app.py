@@ -1,0 +1,302 @@
+"""An app under test: what the cold and quick runs share.
+
+One app (its domain, stack and ABRA_DIR), the recipe checkout it deploys from,
+the target it deploys, and the checks that tell whether it is up: deploy by
+release tag or by --chaos for any other commit, wait for convergence and an
+HTTP answer, write and read data markers in the backed-up volume, run the
+generic, overlay and recipe test suites, and keep the evidence of a failure
+before anything is torn down. Also the run-wide signal handling: SIGINT and
+SIGTERM become `Interrupted`, and teardown runs with them held.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import attrs
+import docker
+
+from ccci.seams import engine, proc
+from ccci.capabilities import health, realms, suites
+from ccci.seams.abra import Abra
+from ccci.pure.config import Config, Ingress
+from ccci.pure.names import BadInput, Domain, RecipeName, Ref, stack_name
+from ccci.capabilities.recipe import Checkout
+from ccci.pure.results import RunResult, StageResult, Status
+from ccci.pure.versions import Release, previous
+
+log = logging.getLogger("ccci")
+
+MARKER = ".ccci-marker"
+BACKUP_LABEL = "backupbot.backup"
+BACKUP_PATH_LABEL = "backupbot.backup.path"
+
+
+class StageFailed(Exception):
+    """A stage's check failed; the message is the reason shown to the user."""
+
+
+def utc_now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@attrs.define
+class Target:
+    """What the run deploys: a release tag, or a commit deployed with --chaos."""
+
+    commit: str
+    release: Release | None
+    start: Release | None  # the release the upgrade stage starts from
+
+    @property
+    def version(self) -> str:
+        # abra records a chaos deploy by the commit's first 8 characters.
+        return self.release.tag if self.release else self.commit[:8]
+
+
+def resolve_target(checkout: Checkout, ref: Ref | None, recipe: RecipeName) -> Target:
+    """`ref`, or the newest release without one; and where an upgrade starts."""
+    all_releases = checkout.releases()
+    if ref is None:
+        latest = checkout.latest()
+        if latest is None:
+            raise BadInput(f"recipe {recipe} has no release tags (x.y.z+upstream)")
+        commit = checkout.resolve(Ref.parse(latest.tag))
+        release: Release | None = latest
+    else:
+        commit = checkout.resolve(ref)
+        release = checkout.release_at(commit)
+    return Target(commit, release, previous(all_releases, release))
+
+
+class AppUnderTest:
+    """Shared state and steps of a run that deploys and tests one app."""
+
+    def __init__(
+        self,
+        config: Config,
+        recipe: RecipeName,
+        domain: Domain,
+        abra_dir: Path,
+        folder: Path,
+        result: RunResult,
+        client: docker.DockerClient | None = None,
+    ):
+        self.config = config
+        self.recipe = recipe
+        self.domain = domain
+        self.stack_name = stack_name(domain)
+        self.folder = folder
+        self.abra_dir = abra_dir
+        self.calls = proc.Calls(folder / "calls")
+        self.abra = Abra(config.abra, abra_dir, config.server, config.timeouts.abra, self.calls)
+        self.client = client or engine.connect()
+        self.stack = engine.Stack(self.client, self.stack_name)
+        self.checkout: Checkout | None = None
+        self.target: Target | None = None
+        self.result = result
+        self.sso: realms.RealmLease | None = None
+        self._leases = ExitStack()
+
+    def open_sso(self, run_id: str) -> None:
+        """A realm on the warm Keycloak for a recipe that needs SSO; fails early if there is none."""
+        if "keycloak" not in self.config.settings_for(self.recipe).needs:
+            return
+        settings = self.config.keycloak
+        if settings is None:
+            raise StageFailed(f"{self.recipe} needs keycloak, but the config has no keycloak section")
+        realms.preflight(settings)
+        self.sso = self._leases.enter_context(realms.lease(settings, self.recipe, run_id))
+        self.calls.secrets |= self.sso.secrets()
+        log.info("sso: realm %s on the warm Keycloak", self.sso.realm.value)
+
+    def close_sso(self) -> str:
+        """Delete the run's realm; a note for the teardown record when that fails."""
+        try:
+            self._leases.close()
+        except realms.RealmError as error:
+            return f"realm not deleted (the reaper will): {error}"
+        if self.sso is not None:
+            log.info("sso: realm %s deleted", self.sso.realm.value)
+        return ""
+
+    def run_stage(self, name: str, action: Callable[[], str]) -> StageResult:
+        """Run one stage, time it, and turn its failure into a reason."""
+        log.info("stage %s: started", name)
+        began = time.monotonic()
+        try:
+            note = action()
+            outcome = StageResult(name, Status.PASSED, time.monotonic() - began, tests=note)
+        except Skip as skip:
+            outcome = StageResult(name, Status.SKIPPED, time.monotonic() - began, str(skip))
+        except (StageFailed, health.NotHealthy, engine.EngineError, proc.CommandError) as error:
+            reason = proc.describe(error)
+            outcome = StageResult(name, Status.FAILED, time.monotonic() - began, reason)
+            self.result.reason = f"{name}: {reason}"
+            self._keep_evidence()
+        self.result.stages.append(outcome)
+        log.info(
+            "stage %s: %s in %.1fs%s", name, outcome.status.value, outcome.seconds,
+            f" ({outcome.reason})" if outcome.reason else "",
+        )
+        return outcome
+
+    def _ensure_app(self) -> None:
+        if self.abra.env_file(self.domain).exists():
+            return
+        assert self.target is not None
+        if self.target.release is not None:
+            self.abra.app_new(self.recipe, self.domain, self.target.release.tag)
+        else:
+            self._checkout_target()
+            self.abra.app_new(self.recipe, self.domain, None, chaos=True)
+        self.abra.secret_generate(self.domain)
+
+    def _checkout_target(self) -> None:
+        assert self.checkout is not None and self.target is not None
+        self.checkout.checkout(self.target.commit)
+
+    def _deployed(self) -> bool:
+        return bool(self.stack.services())
+
+    def _deploy_target(self, *, upgrade: bool) -> None:
+        """Deploy (or upgrade to) the target, then wait until it is up."""
+        assert self.target is not None
+        since = utc_now_iso()
+        if self.target.release is not None:
+            if upgrade:
+                self.abra.upgrade(self.domain, self.target.release.tag)
+            else:
+                self.abra.deploy(self.domain, self.target.release.tag)
+        else:
+            self._checkout_target()
+            self.abra.deploy(self.domain, chaos=True, force=upgrade)
+        self._wait_up(since)
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """Time spent waiting on the engine and the app counts as outside time."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.result.wait_seconds += time.monotonic() - began
+
+    def _wait_up(self, since: str) -> None:
+        timeouts = self.config.timeouts
+        with self._waiting():
+            health.wait_converged(self.stack, timeouts.converge, started_iso=since)
+            health.wait_http(self._endpoint(), timeouts.http)
+
+    def _endpoint(self) -> health.Endpoint:
+        if self.config.ingress is Ingress.HOST_PORT:
+            port = self.stack.published_port("app")
+            return health.Endpoint(f"http://127.0.0.1:{port}", self.domain.value)
+        return health.Endpoint(f"https://{self.domain.value}", self.domain.value)
+
+    def _ensure_target_up(self) -> None:
+        self._ensure_app()
+        if not self._deployed():
+            self._deploy_target(upgrade=False)
+
+    def _undeploy_fresh(self) -> None:
+        """Back to nothing deployed and no data: the upgrade starts from scratch."""
+        if self._deployed():
+            try:
+                self.abra.undeploy(self.domain)
+                complaint = None
+            except proc.CommandError as error:
+                complaint = error  # judged by what is left, below
+            with self._waiting():
+                gone = self.stack.wait_gone(self.config.timeouts.undeploy)
+            if not gone:
+                raise complaint or StageFailed(f"stack {self.stack_name} did not go away after undeploy")
+            if complaint is not None:
+                # Swarm sometimes refuses to drop a network a leaving task still
+                # holds; abra then fails although the app is gone. It is gone.
+                log.warning("abra undeploy complained (%s), but the stack is gone", complaint.last_lines(1))
+        if self.stack.leftovers().get("volumes"):
+            self.abra.volume_remove(self.domain)
+
+    # -- data markers (backup, restore, upgrade) ---------------------------------
+
+    def _data_service(self) -> tuple[str, str]:
+        """The first service backupbot backs up, and its first backup path."""
+        for service in self.stack.services():
+            labels = service.attrs["Spec"].get("Labels") or {}
+            if labels.get(BACKUP_LABEL, "").lower() == "true" and labels.get(BACKUP_PATH_LABEL):
+                path = labels[BACKUP_PATH_LABEL].split(",")[0].strip()
+                return self.stack.short_name(service), path
+        raise StageFailed(
+            f"no service of {self.recipe} has the labels {BACKUP_LABEL}=true and "
+            f"{BACKUP_PATH_LABEL}: there is nothing to back up"
+        )
+
+    def _write_marker(self, value: str) -> None:
+        service, path = self._data_service()
+        self.stack.exec(service, ["sh", "-c", 'printf %s "$1" > "$2"', "sh", value, f"{path}/{MARKER}"])
+
+    def _read_marker(self) -> str:
+        service, path = self._data_service()
+        return self.stack.exec(service, ["cat", f"{path}/{MARKER}"])
+
+    # -- stages --------------------------------------------------------------------
+
+    def _suites(self, stage: str, recipe_tests: Path | None = None) -> str:
+        assert self.target is not None
+        endpoint = self._endpoint()
+        env = {
+            "CCCI_URL": endpoint.url,
+            "CCCI_DOMAIN": self.domain.value,
+            "CCCI_STACK": self.stack_name,
+            "CCCI_RECIPE": self.recipe.value,
+            "CCCI_VERSION": self.target.version,
+            "CCCI_STAGE": stage,
+            "CCCI_ENV_FILE": str(self.abra.env_file(self.domain)),
+        }
+        if self.sso is not None:
+            env.update(self.sso.env())
+        overlay = self.config.settings_for(self.recipe).overlay_tests
+        plan = [
+            ("generic", suites.generic_files(stage)),
+            ("overlay", suites.overlay_files(overlay, stage)),
+        ]
+        if recipe_tests is not None:
+            plan.append(("recipe", suites.recipe_files(recipe_tests)))
+        notes = []
+        for name, files in plan:
+            outcome = suites.run_suite(
+                f"{stage}-{name}", files, env=env, out_dir=self.folder / "tests",
+                timeout=self.config.timeouts.tests, calls=self.calls,
+            )
+            notes.append(outcome.summary())
+            if not outcome.ok:
+                raise StageFailed(self.calls.redact(
+                    f"{outcome.summary()}: " + "; ".join(outcome.failures[:3])
+                ))
+        return "; ".join(notes)
+
+    # -- evidence and teardown -------------------------------------------------------
+
+    def _keep_evidence(self) -> None:
+        """Every service's logs and the task states, before teardown erases them."""
+        folder = self.folder / "failure"
+        if folder.exists():
+            return
+        try:
+            folder.mkdir(parents=True)
+            (folder / "tasks.json").write_text(self.stack.task_states())
+            for service in self.stack.services():
+                name = self.stack.short_name(service)
+                (folder / f"{name}.log").write_text(self.stack.service_logs(service))
+        except Exception as error:  # evidence is best effort; teardown must still run
+            log.warning("could not keep all failure evidence: %s", error)
+
+
+class Skip(Exception):
+    """A stage that does not apply to this recipe (e.g. only one release)."""

@@ -1,0 +1,161 @@
+"""The canonical registry: per enrolled recipe, one warm app whose data is kept.
+
+Per recipe, under `<state>/canonical/<recipe>/`:
+  canonical.json   the record: recipe, domain `warm-<recipe>.<base>`, version,
+                   commit, status (idle | quick | seeding), volumes
+                   (known-good | used), updated; written atomically
+  snapshot/        the last-known-good of the app's volumes (ccci.capabilities.snapshot)
+  abra/            the canonical's own ABRA_DIR: recipe checkout, env file
+
+Invariants:
+- `available()` is true only when the record, every volume the snapshot names
+  (retained on the engine) and a snapshot that verifies all exist.
+- The snapshot is the truth of the known-good. The record is written after
+  the snapshot; if a crash falls between the two, the record disagrees with
+  the snapshot's meta and is repaired from it when read.
+- `volumes: used` means a quick run left the volumes as the PR's version made
+  them; the next user restores the known-good before it reattaches.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import attrs
+import cattrs
+import docker
+
+from ccci.seams import proc
+from ccci.pure import results
+from ccci.pure.config import Config
+from ccci.seams.engine import Stack
+from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
+from ccci.capabilities.recipe import Checkout
+from ccci.capabilities.snapshot import AppVolumes, NoSnapshot, SnapshotError, SnapshotMeta, Snapshots
+
+log = logging.getLogger("ccci")
+
+
+class Status(enum.Enum):
+    IDLE = "idle"
+    QUICK = "quick"
+    SEEDING = "seeding"
+
+
+class Volumes(enum.Enum):
+    KNOWN_GOOD = "known-good"
+    USED = "used"
+
+
+@attrs.frozen
+class Record:
+    recipe: str
+    domain: str
+    version: str
+    commit: str
+    status: Status = Status.IDLE
+    volumes: Volumes = Volumes.KNOWN_GOOD
+    updated: str = ""
+
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Canonical:
+    def __init__(self, config: Config, recipe: RecipeName, client: docker.DockerClient):
+        self.config = config
+        self.recipe = recipe
+        self.client = client
+        self.dir = config.state / "canonical" / recipe.value
+        self.domain: Domain = warm_domain(recipe, config.domain)
+        self.stack = Stack(client, stack_name(self.domain))
+        self.abra_dir = self.dir / "abra"
+        self.snapshots = Snapshots(self.dir / "snapshot")
+
+    @property
+    def record_path(self) -> Path:
+        return self.dir / "canonical.json"
+
+    # -- the record ----------------------------------------------------------------
+
+    def record(self) -> Record | None:
+        try:
+            data = json.loads(self.record_path.read_text())
+        except FileNotFoundError:
+            return None
+        record = _converter.structure(data, Record)
+        try:
+            meta = self.snapshots.meta()
+        except SnapshotError:
+            return record
+        if (meta.version, meta.commit) != (record.version, record.commit):
+            log.warning(
+                "canonical %s: record says %s, snapshot says %s; the snapshot is the known-good",
+                self.recipe, record.version, meta.version,
+            )
+            record = attrs.evolve(record, version=meta.version, commit=meta.commit)
+            self.write(record)
+        return record
+
+    def write(self, record: Record) -> None:
+        record = attrs.evolve(record, updated=_now())
+        results.write_atomic(self.record_path, json.dumps(_converter.unstructure(record), indent=2, sort_keys=True))
+
+    def mark(self, *, status: Status | None = None, volumes: Volumes | None = None) -> Record:
+        record = self.record()
+        assert record is not None, "mark() needs a record"
+        record = attrs.evolve(
+            record,
+            status=status if status is not None else record.status,
+            volumes=volumes if volumes is not None else record.volumes,
+        )
+        self.write(record)
+        return record
+
+    # -- availability ----------------------------------------------------------------
+
+    def app_volumes(self) -> AppVolumes:
+        return AppVolumes(self.stack)
+
+    def available(self) -> tuple[bool, str]:
+        """(True, "") when quick can use this canonical; else (False, why not)."""
+        record = self.record()
+        if record is None:
+            return False, f"no canonical record for {self.recipe}"
+        try:
+            meta = self.snapshots.verify()
+        except NoSnapshot:
+            return False, f"canonical {self.recipe} has no known-good snapshot"
+        except SnapshotError as error:
+            return False, f"canonical {self.recipe}'s snapshot does not verify: {error}"
+        retained = set(self.app_volumes().names())
+        missing = [name for name in meta.volume_names() if name not in retained]
+        if missing:
+            return False, f"canonical {self.recipe}'s volumes are gone: {missing}"
+        if not self.abra_dir.joinpath("servers").is_dir():
+            return False, f"canonical {self.recipe} has no ABRA_DIR"
+        return True, ""
+
+    def meta(self) -> SnapshotMeta:
+        return self.snapshots.meta()
+
+    # -- the canonical's recipe checkout ---------------------------------------------
+
+    def checkout(self, calls: proc.Calls) -> Checkout:
+        """The canonical's own checkout, cloned once and fetched on each use."""
+        path = self.abra_dir / "recipes" / self.recipe.value
+        if not (path / ".git").is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            return Checkout.clone(self.config.recipe_url(self.recipe), path, calls)
+        checkout = Checkout(path, calls)
+        checkout.git("fetch", "--quiet", "--tags", "--force", "origin")
+        return checkout
