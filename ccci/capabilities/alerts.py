@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 
 from ccci.pure.config import AlertSettings
-from ccci.pure.results import write_atomic
+from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
 

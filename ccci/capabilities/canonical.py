@@ -31,17 +31,19 @@ import cattrs
 import docker
 
 from ccci.seams import proc
-from ccci.pure import results
 from ccci.pure.config import Config
 from ccci.seams.engine import Stack
 from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.snapshot import AppVolumes, NoSnapshot, SnapshotError, SnapshotMeta, Snapshots
+from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
 
 
-class Status(enum.Enum):
+class Use(enum.Enum):
+    """What the canonical is in use for right now (the record's `status`)."""
+
     IDLE = "idle"
     QUICK = "quick"
     SEEDING = "seeding"
@@ -58,7 +60,7 @@ class Record:
     domain: str
     version: str
     commit: str
-    status: Status = Status.IDLE
+    status: Use = Use.IDLE
     volumes: Volumes = Volumes.KNOWN_GOOD
     updated: str = ""
 
@@ -108,9 +110,9 @@ class Canonical:
 
     def write(self, record: Record) -> None:
         record = attrs.evolve(record, updated=_now())
-        results.write_atomic(self.record_path, json.dumps(_converter.unstructure(record), indent=2, sort_keys=True))
+        write_atomic(self.record_path, json.dumps(_converter.unstructure(record), indent=2, sort_keys=True))
 
-    def mark(self, *, status: Status | None = None, volumes: Volumes | None = None) -> Record:
+    def mark(self, *, status: Use | None = None, volumes: Volumes | None = None) -> Record:
         record = self.record()
         assert record is not None, "mark() needs a record"
         record = attrs.evolve(

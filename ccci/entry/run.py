@@ -24,6 +24,7 @@ from ccci.jobs.cold import ColdRequest, ColdRun
 from ccci.entry.common import Parser, guarded, setup_logging
 from ccci.pure.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
 from ccci.jobs.promote import PromotionFailed, promote, should_promote
+from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
 
@@ -65,9 +66,9 @@ def _main(argv: list[str] | None) -> int:
         if run.result.stages or run.result.teardown.status is not results.Status.SKIPPED:
             print(results.to_json(run.result))  # an interrupted run still reports
         raise
-    results.write_atomic(run.folder / "result.json", results.to_json(result))
+    write_atomic(run.folder / "result.json", results.to_json(result))
     if args.result_file is not None:
-        results.write_atomic(args.result_file, results.to_json(result))
+        write_atomic(args.result_file, results.to_json(result))
     print(results.to_json(result))
     if code:
         log.info("RED: %s (artifacts: %s)", result.reason or result.promotion, result.artifacts)

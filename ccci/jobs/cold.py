@@ -34,6 +34,8 @@ from ccci.pure.names import BadInput, Domain, RecipeName, Ref, RunId, Stage, col
 from ccci.capabilities.recipe import Checkout
 from ccci.pure.results import Mode, RunResult, StageResult, Status
 from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
+from ccci.seams.files import write_atomic
+from ccci.capabilities import artifacts
 
 log = logging.getLogger("ccci")
 
@@ -90,7 +92,7 @@ class ColdRun(AppUnderTest):
         try:
             self._prepare()
             # Only a run whose input held up may touch Keycloak or clear old run folders.
-            results.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
+            artifacts.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
             self.open_sso(self.run_id.value)
             self._stages()
         except Interrupted as stop:
@@ -276,5 +278,5 @@ class ColdRun(AppUnderTest):
         )
         if ok and self.result.teardown.status is Status.FAILED:
             self.result.reason = f"teardown: {self.result.teardown.reason}"
-        results.write_atomic(self.folder / "result.json", results.to_json(self.result))
-        results.write_atomic(self.folder / "junit.xml", results.junit(self.result))
+        write_atomic(self.folder / "result.json", results.to_json(self.result))
+        write_atomic(self.folder / "junit.xml", results.junit(self.result))

@@ -30,9 +30,9 @@ import docker
 
 from ccci.capabilities import capacity, locks, prune, realms
 from ccci.seams import proc
-from ccci.pure import results
 from ccci.capabilities.alerts import Alerts
 from ccci.pure.config import Config
+from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
 
@@ -113,7 +113,7 @@ class Nightly:
             for recipe in sorted(self.config.recipes):
                 self.result.recipes.append(self._cold(recipe))
             self._verdict()
-            results.write_atomic(self.folder / "summary.json", self.result.to_json())
+            write_atomic(self.folder / "summary.json", self.result.to_json())
         return self.result
 
     def _reap_realms(self) -> None:

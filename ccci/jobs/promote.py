@@ -18,11 +18,11 @@ import docker
 from ccci.capabilities import locks
 from ccci.seams import proc
 from ccci.capabilities.app import AppUnderTest, resolve_target, utc_now_iso
-from ccci.capabilities.canonical import Canonical, Record, Status, Volumes
+from ccci.capabilities.canonical import Canonical, Record, Use, Volumes
 from ccci.pure.config import Config
 from ccci.pure.names import ALL_STAGES, RecipeName
 from ccci.pure.results import Mode, RunResult
-from ccci.pure.results import Status as RunStatus
+from ccci.pure.results import Status
 from ccci.capabilities.snapshot import NoSnapshot
 
 log = logging.getLogger("ccci")
@@ -39,7 +39,7 @@ def should_promote(config: Config, result: RunResult, stages: tuple) -> tuple[bo
         (result.mode is Mode.COLD, "not a cold run"),
         (result.requested_mode in (None, Mode.COLD), "a quick run that fell back to cold"),
         (result.ref is None, "a run at a ref, not at latest"),
-        (result.status is RunStatus.PASSED, "the run is red"),
+        (result.status is Status.PASSED, "the run is red"),
         (tuple(stages) == ALL_STAGES, "not every stage ran"),
         (config.enrolled(recipe), "the recipe is not enrolled"),
         (config.settings_for(recipe).canonical, "the recipe keeps no canonical"),
@@ -61,7 +61,7 @@ def promote(config: Config, recipe: RecipeName, client: docker.DockerClient, fol
         previous = canonical.record()
         had_snapshot = _has_snapshot(canonical)
         if previous is not None:
-            canonical.mark(status=Status.SEEDING)
+            canonical.mark(status=Use.SEEDING)
         try:
             app.checkout = canonical.checkout(app.calls)
             app.target = resolve_target(app.checkout, None, recipe)
@@ -117,7 +117,7 @@ def _undo(canonical: Canonical, app: AppUnderTest, previous: Record | None, had_
             app.stack.wait_gone(canonical.config.timeouts.undeploy)
         if previous is not None and had_snapshot:
             canonical.snapshots.restore(canonical.app_volumes())
-            canonical.write(attrs.evolve(previous, status=Status.IDLE, volumes=Volumes.KNOWN_GOOD))
+            canonical.write(attrs.evolve(previous, status=Use.IDLE, volumes=Volumes.KNOWN_GOOD))
             log.info("promotion failed: the previous known-good (%s) is back", previous.version)
         else:
             app.stack.remove_leftovers()

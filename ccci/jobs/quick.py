@@ -29,14 +29,16 @@ from ccci.capabilities.app import (
     resolve_target,
     utc_now_iso,
 )
-from ccci.capabilities.canonical import Canonical, Status, Volumes
+from ccci.capabilities.canonical import Canonical, Use, Volumes
 from ccci.jobs.cold import ColdRequest, ColdRun
 from ccci.pure.config import Config
 from ccci.pure.names import ALL_STAGES, BadInput, RecipeName, Ref, RunId
 from ccci.pure.results import Mode, RunResult
-from ccci.pure.results import Status as RunStatus
+from ccci.pure.results import Status
 from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
 from ccci.pure.versions import Release
+from ccci.seams.files import write_atomic
+from ccci.capabilities import artifacts
 
 log = logging.getLogger("ccci")
 
@@ -86,7 +88,7 @@ class QuickRun(AppUnderTest):
         result = cold.execute()
         result.requested_mode = Mode.QUICK
         result.note = f"quick requested; ran cold because {why}"
-        results.write_atomic(cold.folder / "result.json", results.to_json(result))
+        write_atomic(cold.folder / "result.json", results.to_json(result))
         return result
 
     # -- the quick run proper (lock held) -------------------------------------------
@@ -102,9 +104,9 @@ class QuickRun(AppUnderTest):
             self.checkout = self.canonical.checkout(self.calls)
             self.target = resolve_target(self.checkout, self.ref, self.recipe)
             # The input held up: from here on the run may change state.
-            self.canonical.mark(status=Status.QUICK)
+            self.canonical.mark(status=Use.QUICK)
             self._marked = True
-            results.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
+            artifacts.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
             self.open_sso(self.run_id.value)
             self.result.commit = self.target.commit
             self.result.to_version = self.target.version
@@ -201,32 +203,32 @@ class QuickRun(AppUnderTest):
             not self._bad_input
             and not self.result.reason
             and len(self.result.stages) == 3
-            and all(s.status is RunStatus.PASSED for s in self.result.stages)
+            and all(s.status is Status.PASSED for s in self.result.stages)
         )
         teardown = self.result.teardown
         if not self._touched:  # refused before anything was deployed: nothing to put back
             if self._marked:
-                self.canonical.mark(status=Status.IDLE)
-            teardown.status = RunStatus.PASSED
+                self.canonical.mark(status=Use.IDLE)
+            teardown.status = Status.PASSED
             return
         try:
             self._undeploy_keep()
             if passed:
-                self.canonical.mark(status=Status.IDLE)
+                self.canonical.mark(status=Use.IDLE)
                 self.result.note = "known-good unchanged; volumes kept as the PR left them (restored before the next use)"
             else:
                 self.canonical.snapshots.restore(self.canonical.app_volumes())
                 self.canonical.snapshots.verify()
-                self.canonical.mark(status=Status.IDLE, volumes=Volumes.KNOWN_GOOD)
+                self.canonical.mark(status=Use.IDLE, volumes=Volumes.KNOWN_GOOD)
                 self.result.note = "known-good restored and verified"
-            teardown.status = RunStatus.PASSED
+            teardown.status = Status.PASSED
         except Exception as error:  # SnapshotError, StageFailed, engine trouble
-            teardown.status = RunStatus.FAILED
+            teardown.status = Status.FAILED
             teardown.reason = f"could not put the canonical back: {error}"
             self.result.note = "CANONICAL NEEDS A HUMAN: " + teardown.reason
             log.error("%s", self.result.note)
             try:
-                self.canonical.mark(status=Status.IDLE, volumes=Volumes.USED)
+                self.canonical.mark(status=Use.IDLE, volumes=Volumes.USED)
             except Exception:
                 pass
         if sso_note:
@@ -241,10 +243,10 @@ class QuickRun(AppUnderTest):
         ok = (
             not self.result.reason
             and len(self.result.stages) == 3
-            and all(s.status is RunStatus.PASSED for s in self.result.stages)
-            and self.result.teardown.status is RunStatus.PASSED
+            and all(s.status is Status.PASSED for s in self.result.stages)
+            and self.result.teardown.status is Status.PASSED
         )
-        self.result.status = RunStatus.PASSED if ok else RunStatus.FAILED
+        self.result.status = Status.PASSED if ok else Status.FAILED
         self.result.promotion = "never (quick runs do not promote)"
-        results.write_atomic(self.folder / "result.json", results.to_json(self.result))
-        results.write_atomic(self.folder / "junit.xml", results.junit(self.result))
+        write_atomic(self.folder / "result.json", results.to_json(self.result))
+        write_atomic(self.folder / "junit.xml", results.junit(self.result))

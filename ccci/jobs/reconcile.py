@@ -56,7 +56,7 @@ from ccci.pure.config import Config, InfraApp, Ingress
 from ccci.capabilities.gate import Decision, RepoNotes, SafetyGate, Verdict
 from ccci.pure.names import BadInput, Domain, RecipeName, stack_name
 from ccci.capabilities.recipe import Checkout
-from ccci.pure.results import write_atomic
+from ccci.seams.files import write_atomic
 from ccci.capabilities.snapshot import AppVolumes, SnapshotError, Snapshots
 from ccci.pure.versions import Release, releases
 

@@ -1,4 +1,4 @@
-"""What a run reports: the result JSON, a JUnit file, and its artifact folder.
+"""What a run reports, as values: the result, its JSON and its JUnit text.
 
 A run's folder is `<state>/runs/<recipe>-<run id>/`: `result.json`,
 `junit.xml`, `calls/` (the transcript of every abra and git call), `tests/`
@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import shutil
-import tempfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import attrs
 import cattrs
@@ -87,21 +83,6 @@ def from_json(text: str) -> RunResult:
     return CONVERTER.structure(json.loads(text), RunResult)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write beside, fsync, rename: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def junit(result: RunResult) -> str:
     """One testsuite per run, one testcase per stage (and one for teardown)."""
     suite = ET.Element(
@@ -125,18 +106,3 @@ def junit(result: RunResult) -> str:
         elif status is Status.SKIPPED:
             ET.SubElement(case, "skipped", message=reason[:500])
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
-
-
-def prune_runs(runs_dir: Path, count: int, keep: Path | None = None) -> list[Path]:
-    """Remove all but the newest `count` run folders (never `keep`); what went."""
-    if not runs_dir.is_dir():
-        return []
-    folders = sorted(
-        (p for p in runs_dir.iterdir() if p.is_dir() and not p.is_symlink() and p != keep),
-        key=lambda p: p.stat().st_mtime,
-    )
-    room = count - (1 if keep is not None else 0)
-    gone = folders[: max(0, len(folders) - room)]
-    for folder in gone:
-        shutil.rmtree(folder, ignore_errors=True)
-    return gone

@@ -5,6 +5,8 @@ import xml.etree.ElementTree as ET
 
 from ccci.pure import results
 from ccci.pure.results import Mode, RunResult, StageResult, Status
+from ccci.seams.files import write_atomic
+from ccci.capabilities.artifacts import prune_runs
 
 
 def sample(status=Status.FAILED):
@@ -30,8 +32,8 @@ def test_junit_counts_and_failure_message():
 
 def test_write_atomic_replaces_whole(tmp_path):
     path = tmp_path / "a" / "result.json"
-    results.write_atomic(path, "one")
-    results.write_atomic(path, "two")
+    write_atomic(path, "one")
+    write_atomic(path, "two")
     assert path.read_text() == "two" and [p.name for p in path.parent.iterdir()] == ["result.json"]
 
 
@@ -40,7 +42,7 @@ def test_prune_keeps_the_newest(tmp_path):
         folder = tmp_path / f"r{i}"
         folder.mkdir()
         os.utime(folder, (1000 + i, 1000 + i))
-    gone = results.prune_runs(tmp_path, 2)
+    gone = prune_runs(tmp_path, 2)
     assert sorted(p.name for p in gone) == ["r0", "r1", "r2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r3", "r4"]
 
@@ -51,5 +53,5 @@ def test_prune_never_removes_the_running_folder(tmp_path):
         folder.mkdir()
         os.utime(folder, (1000 + i, 1000 + i))
     running = tmp_path / "r0"  # the oldest by mtime, yet in use
-    results.prune_runs(tmp_path, 2, keep=running)
+    prune_runs(tmp_path, 2, keep=running)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r0", "r3"]

@@ -20,7 +20,8 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 
 from ccci.pure.names import BadInput
-from ccci.pure.results import Mode, write_atomic
+from ccci.pure.results import Mode
+from ccci.seams.files import write_atomic
 
 FILE = "bridge-state.json"
 
