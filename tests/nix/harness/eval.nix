@@ -30,6 +30,16 @@ in
 {
   inherit failed;
   inherit (config) warnings;
+  # Every services.ccci option as the manual would list it (entries as
+  # <name>): whether it has a type and a description.
+  options = map (o: {
+    inherit (o) name type;
+    described = (o.description or null) != null && o.description != "";
+  }) (
+    builtins.filter (o: !realLib.hasInfix "._module." o.name) (
+      realLib.optionAttrSetToDocList eval.options.services.ccci
+    )
+  );
   # Only looked at when nothing failed, as NixOS refuses to build otherwise.
   result =
     if failed != [ ] then

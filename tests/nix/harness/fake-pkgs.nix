@@ -12,6 +12,9 @@
   # false: a nixpkgs without `abra` (nixos-25.11 very likely has none).
   withAbra ? true,
   system ? "x86_64-linux",
+  # The fake store hash of every package: the fake flake input uses another
+  # one than the host's pkgs, so a test can tell whose package it got.
+  hash ? "00000000000000000000000000000000",
 }:
 let
   fakeDrv =
@@ -19,7 +22,7 @@ let
     {
       type = "derivation";
       inherit name;
-      outPath = "/nix/store/00000000000000000000000000000000-${name}";
+      outPath = "/nix/store/${hash}-${name}";
       meta = {
         mainProgram = name;
       };
