@@ -1,27 +1,36 @@
 # services.ccci: CI for Co-op Cloud recipes on a NixOS host.
 #
-# This file declares options and hands NixOS what ./lib/default.nix computes
-# from them (builtins only, evaluated offline by tests/nix):
-# - /etc/ccci/config.json, the one JSON file every ccci executable loads
-#   (ccci/config.py, unknown keys rejected), and /etc/ccci/bridge.json;
-# - ccci-nightly.service/.timer, ccci-reconcile-<name>.service/.timer per warm
-#   infra app, ccci-swarm-init.service, ccci-bridge.service; each job unit
-#   reads its own JSON whose secret paths are under /run/credentials/<unit>/,
-#   filled by LoadCredential (no secret ever enters the store);
+# The options below are the one Nix declaration of every setting (type,
+# default, description). The config file ccci reads is `cfg` rendered by one
+# rule (./lib/render.nix: camelCase -> snake_case, host-only options left
+# out, `…File` secrets as credential paths); ccci's own model
+# (ccci/pure/config.py, ccci/pure/bridge_config.py, unknown keys rejected) is the one
+# validator of values. Nix asserts only what Nix alone can see: secrets in the
+# store, store paths and the relations between options.
+#
+# What NixOS gets:
+# - /etc/ccci/config.json and /etc/ccci/bridge.json (for runs by hand; they
+#   name the operator's secret files), and one JSON file per unit whose
+#   secret paths are under /run/credentials/<unit>.service/, filled by
+#   LoadCredential (no secret ever enters the store);
+# - ccci-nightly.service/.timer, ccci-reconcile-<name>.service/.timer per
+#   warm infra app, ccci-swarm-init.service, ccci-bridge.service;
 # - Docker with swarm mode and an image prune that never touches volumes.
 # Enrollment follows nixpkgs' services.restic.backups: attrsOf (submodule
-# ({ name, ... }: ...)), assertions per entry naming the full option path.
+# ({ name, ... }: ...)), units named ccci-<kind>-<name>, a timer only where
+# asked (Persistent).
 {
   config,
+  options,
   lib,
   pkgs,
   ...
 }:
 let
   cfg = config.services.ccci;
-  d = import ./lib/defaults.nix;
   inherit (lib) mkOption types literalExpression;
   json = pkgs.formats.json { };
+  render = import ./lib/render.nix { inherit lib; };
 
   jobs = [
     "run"
@@ -32,153 +41,202 @@ let
     "bridge"
   ];
   # The executables that call abra and must use the abra the config names.
-  abraJobs = [
-    "run"
-    "quick"
-    "snapshot"
-    "reconcile"
-    "nightly"
+  abraJobs = lib.remove "bridge" jobs;
+  exe = job: lib.getExe cfg.packages.${job};
+
+  # --- the config files: cfg by one rule ------------------------------------
+
+  # Options the host reads and ccci does not; everything else is in the file.
+  hostOnly = [
+    [ "enable" ]
+    [ "abraPackage" ]
+    [ "packages" ]
+    [ "nightly" ]
+    [ "swarm" ]
+    [ "dockerPrune" ]
+    [ "bridge" ]
+    [
+      "infra"
+      "<name>"
+      "schedule"
+    ]
   ];
-  bin = job: "${cfg.packages.${job}}/bin/ccci-${job}";
+  # ccci calls the enrolled recipes `recipes`.
+  renamed.enroll = "recipes";
 
-  # The options, as the closed settings set the logic takes (no `_module`,
-  # no packages; Nix paths of overlay tests copied to the store as strings).
-  settings = {
-    inherit (cfg)
-      baseDomain
-      stateDir
-      recipeSource
-      server
-      ingress
-      keepRuns
-      maxConcurrentRuns
-      minFreeDiskMiB
-      ;
-    abra = "${cfg.abraPackage}/bin/abra";
-    timeouts = {
-      inherit (cfg.timeouts)
-        converge
-        undeploy
-        http
-        abra
-        tests
-        lock
-        ;
+  # `secret` decides what a `…File` option becomes in the file: the
+  # operator's path (/etc/ccci, runs by hand as root) or a unit's credential.
+  configWith =
+    secret:
+    render.render {
+      inherit hostOnly renamed secret;
+    } [ "services" "ccci" ] options.services.ccci cfg
+    // {
+      abra = if cfg.abraPackage == null then null else lib.getExe' cfg.abraPackage "abra";
     };
-    enroll = lib.mapAttrs (_: e: {
-      inherit (e) canonical needs timeout;
-      overlayTests = if e.overlayTests == null then null else "${e.overlayTests}";
-    }) cfg.enroll;
-    infra = lib.mapAttrs (_: a: {
-      inherit (a)
-        recipe
-        domain
-        stateful
-        schedule
-        ;
-      health = {
-        inherit (a.health)
-          path
-          status
-          contains
-          window
-          samples
-          poll
-          ;
+  bridgeWith =
+    secret:
+    render.renderType { inherit secret; } [
+      "services"
+      "ccci"
+      "bridge"
+      "settings"
+    ] (options.services.ccci.bridge.type.getSubOptions [ ]).settings.type cfg.bridge.settings;
+
+  operatorFile = _: file: file;
+  credentialOf = unit: p: _: "/run/credentials/${unit}.service/${render.credentialName p}";
+  loadCredential = rendered: map (s: "${s.name}:${s.file}") (render.secrets rendered);
+
+  # --- units ------------------------------------------------------------------
+
+  reconcileUnit = name: "ccci-reconcile-${name}";
+  infraNames = builtins.attrNames cfg.infra;
+  # Everything a job that deploys needs before it starts.
+  engineOrder = [
+    "network-online.target"
+    "docker.service"
+  ]
+  ++ lib.optional cfg.swarm.enable "ccci-swarm-init.service";
+
+  # A oneshot ccci job with its own config file and the ccci credentials.
+  job =
+    {
+      unit,
+      description,
+      argv,
+      after ? [ ],
+    }:
+    let
+      configFile = json.generate "${unit}.json" (configWith (credentialOf unit));
+    in
+    {
+      inherit description;
+      after = engineOrder ++ after;
+      wants = engineOrder;
+      # A running sweep or reconcile is not restarted by nixos-rebuild switch:
+      # it finishes (or tears down) under the old config.
+      restartIfChanged = false;
+      environment = {
+        # Children (ccci-run under the sweep, a recipe's pytest) find it too.
+        CCCI_CONFIG = configFile;
+        # Units run as root; give them root's home, as a run by hand has
+        # (abra, git and docker read it: e.g. a `docker login` applies to both).
+        HOME = "/root";
       };
-    }) cfg.infra;
-    keycloak =
-      if cfg.keycloak == null then
-        null
-      else
-        {
-          inherit (cfg.keycloak)
-            url
-            adminUser
-            adminPasswordFile
-            verifyTls
-            ;
-        };
-    alerts =
-      if cfg.alerts == null then
-        null
-      else
-        {
-          inherit (cfg.alerts) pushUrl tokenFile timeout;
-        };
-    nightly = {
-      inherit (cfg.nightly)
-        enable
-        onCalendar
-        randomizedDelaySec
-        timeoutSec
-        ;
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = lib.escapeShellArgs (
+          argv
+          ++ [
+            "--config"
+            "${configFile}"
+          ]
+        );
+        LoadCredential = loadCredential configWith;
+      };
     };
-    swarm = {
-      inherit (cfg.swarm) enable advertiseAddr;
-    };
-    dockerPrune = {
-      inherit (cfg.dockerPrune) enable dates flags;
-    };
-    bridge = {
-      inherit (cfg.bridge) enable mode;
-      # Only read when enabled: forge and drone have no defaults.
-      settings =
-        if !cfg.bridge.enable then
-          null
-        else
-          let
-            b = cfg.bridge.settings;
-          in
-          {
-            forge = {
-              inherit (b.forge)
-                kind
-                url
-                tokenFile
-                webhookSecretFile
-                ;
-            };
-            drone = {
-              inherit (b.drone)
-                url
-                tokenFile
-                repo
-                branch
-                ;
-            };
-            inherit (b)
-              repos
-              listenAddress
-              listenPort
-              allowlist
-              stateDir
-              pollInterval
-              maxBodyBytes
-              httpTimeout
-              ;
-          };
+
+  timer = description: timerConfig: {
+    inherit description;
+    wantedBy = [ "timers.target" ];
+    timerConfig = timerConfig // {
+      Persistent = true;
     };
   };
 
-  logic = import ./lib {
-    inherit settings;
-    executables = lib.genAttrs jobs bin;
-    writeJSON = name: value: json.generate name value;
-    docker = "${config.virtualisation.docker.package}/bin/docker";
-    # Problems are reported as assertions below, each with its option path.
-    strict = false;
-  };
+  docker = lib.getExe config.virtualisation.docker.package;
 
-  # The logic's unit descriptions, with argv quoted for ExecStart.
-  toService =
-    _: unit:
-    builtins.removeAttrs unit [ "exec" ]
-    // lib.optionalAttrs (unit ? exec) {
-      serviceConfig = unit.serviceConfig // {
-        ExecStart = lib.escapeShellArgs unit.exec;
+  services = {
+    ccci-nightly = lib.recursiveUpdate (job {
+      unit = "ccci-nightly";
+      description = "ccci nightly sweep: reconcile warm infra, then cold-run every enrolled recipe";
+      argv = [ (exe "nightly") ];
+      after = map (n: "${reconcileUnit n}.service") infraNames;
+    }) { serviceConfig.TimeoutStartSec = cfg.nightly.timeoutSec; };
+  }
+  // lib.listToAttrs (
+    map (
+      name:
+      lib.nameValuePair (reconcileUnit name) (job {
+        unit = reconcileUnit name;
+        description = "ccci: reconcile warm infra app ${name} (${cfg.infra.${name}.recipe}) to its latest release";
+        argv = [
+          (exe "reconcile")
+          name
+        ];
+      })
+    ) infraNames
+  )
+  // lib.optionalAttrs cfg.swarm.enable {
+    ccci-swarm-init = {
+      description = "ccci: make this Docker engine a single-node swarm manager";
+      after = [ "docker.service" ];
+      requires = [ "docker.service" ];
+      wantedBy = [ "multi-user.target" ];
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+      };
+      # Swarm membership is runtime state NixOS does not manage: join once,
+      # then leave it alone. Co-op Cloud recipes join the `proxy` overlay.
+      script = ''
+        set -eu
+        if [ "$(${docker} info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+          ${docker} swarm init --advertise-addr ${lib.escapeShellArg cfg.swarm.advertiseAddr}
+        fi
+        ${docker} network inspect proxy >/dev/null 2>&1 ||
+          ${docker} network create --driver overlay --attachable proxy
+      '';
+    };
+  }
+  // lib.optionalAttrs cfg.bridge.enable {
+    ccci-bridge = {
+      description = "ccci bridge: !testme PR comments to CI builds (${cfg.bridge.mode})";
+      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ];
+      wantedBy = [ "multi-user.target" ];
+      serviceConfig = {
+        Type = "simple";
+        ExecStart = lib.escapeShellArgs [
+          (exe "bridge")
+          cfg.bridge.mode
+          "--config"
+          "${json.generate "ccci-bridge.json" (bridgeWith (credentialOf "ccci-bridge"))}"
+        ];
+        LoadCredential = loadCredential bridgeWith;
+        Restart = "on-failure";
+        RestartSec = 10;
       };
     };
+  };
+
+  timers =
+    lib.optionalAttrs cfg.nightly.enable {
+      ccci-nightly = timer "ccci nightly sweep" {
+        OnCalendar = cfg.nightly.onCalendar;
+        RandomizedDelaySec = cfg.nightly.randomizedDelaySec;
+      };
+    }
+    // lib.listToAttrs (
+      lib.concatMap (
+        name:
+        lib.optional (cfg.infra.${name}.schedule != null) (
+          lib.nameValuePair (reconcileUnit name) (
+            timer "ccci: reconcile ${name}" { OnCalendar = cfg.infra.${name}.schedule; }
+          )
+        )
+      ) infraNames
+    );
+
+  # --- what only Nix can check --------------------------------------------------
+
+  allSecrets = render.secrets configWith ++ lib.optionals cfg.bridge.enable (render.secrets bridgeWith);
+  secretAssertions = map (s: {
+    assertion = lib.hasPrefix "/" s.file && !lib.hasPrefix builtins.storeDir s.file;
+    message = "${s.option}: ${builtins.toJSON s.file} must be an absolute path to a file outside the Nix store (which every local user can read), e.g. /run/secrets/...; it is handed to the units by LoadCredential.";
+  }) allSecrets;
+
+  pruneFlags = config.virtualisation.docker.autoPrune.flags;
 
   secretFileText = what: ''
     Absolute path of a file on the host holding ${what} (one line), e.g. a
@@ -187,26 +245,34 @@ let
     /run/credentials/<unit>.service/<name>, never the secret.
   '';
 
+  timeout =
+    default: what:
+    mkOption {
+      type = types.ints.positive;
+      inherit default;
+      description = "Seconds a run waits at most ${what}.";
+    };
+
   healthOptions = {
     path = mkOption {
       type = types.str;
-      default = d.infra.health.path;
+      default = "/";
       example = "/realms/master";
       description = "Path the health probe GETs on the app's domain; starts with `/`.";
     };
     status = mkOption {
       type = types.nonEmptyListOf types.int;
-      default = d.infra.health.status;
+      default = [ 200 ];
       description = "HTTP status codes the probe accepts as healthy (100-599).";
     };
     contains = mkOption {
       type = types.nullOr types.str;
-      default = d.infra.health.contains;
+      default = null;
       description = "Text the response body must contain, or null for any body.";
     };
     window = mkOption {
       type = types.ints.unsigned;
-      default = d.infra.health.window;
+      default = 120;
       description = ''
         Seconds a freshly deployed release is watched. ccci raises it to the
         slowest service's start_period + interval x retries; it must also
@@ -215,12 +281,12 @@ let
     };
     samples = mkOption {
       type = types.ints.positive;
-      default = d.infra.health.samples;
+      default = 3;
       description = "Consecutive healthy polls required at the end of the window.";
     };
     poll = mkOption {
       type = types.either types.ints.positive types.float;
-      default = d.infra.health.poll;
+      default = 1.0;
       description = "Seconds between health polls (positive).";
     };
   };
@@ -231,7 +297,7 @@ let
       options = {
         canonical = mkOption {
           type = types.bool;
-          default = d.enroll.canonical;
+          default = false;
           description = ''
             Keep a warm canonical app `warm-${name}.<baseDomain>` for
             `ccci-quick ${name} REF`, re-seeded (promoted) by every green cold
@@ -240,7 +306,7 @@ let
         };
         overlayTests = mkOption {
           type = types.nullOr types.path;
-          default = d.enroll.overlayTests;
+          default = null;
           example = literalExpression "./recipe-tests/${name}";
           description = ''
             A directory of pytest files run after the generic tests for
@@ -250,7 +316,7 @@ let
         };
         needs = mkOption {
           type = types.listOf (types.enum [ "keycloak" ]);
-          default = d.enroll.needs;
+          default = [ ];
           example = [ "keycloak" ];
           description = ''
             Shared infrastructure the tests of ${name} use. `keycloak`: each
@@ -260,7 +326,7 @@ let
         };
         timeout = mkOption {
           type = types.ints.positive;
-          default = d.enroll.timeout;
+          default = 3600;
           description = "Seconds one cold run of ${name} may take in the nightly sweep before it is stopped (it still tears down).";
         };
       };
@@ -283,7 +349,7 @@ let
         };
         stateful = mkOption {
           type = types.bool;
-          default = d.infra.stateful;
+          default = false;
           description = ''
             Snapshot its volumes (while undeployed) before an upgrade and
             restore them on rollback (e.g. keycloak). Stateless apps (e.g.
@@ -292,7 +358,7 @@ let
         };
         schedule = mkOption {
           type = types.nullOr types.str;
-          default = d.infra.schedule;
+          default = "daily";
           example = "Mon *-*-* 04:00:00";
           description = ''
             systemd OnCalendar expression for ccci-reconcile-${name}.timer
@@ -317,15 +383,22 @@ in
   options.services.ccci = {
     enable = lib.mkEnableOption "ccci, CI for Co-op Cloud recipes";
 
-    abraPackage = mkOption {
-      type = types.package;
-      default = pkgs.abra;
-      defaultText = literalExpression "pkgs.abra";
-      description = ''
-        The abra every executable uses: on their PATH and, as
-        `<abraPackage>/bin/abra`, in the config file.
-      '';
-    };
+    # mkPackageOption, but without its throw when nixpkgs has no abra
+    # (nixos-25.11 may not): null then, and one assertion says what to set.
+    abraPackage =
+      lib.mkPackageOption pkgs "abra" {
+        nullable = true;
+        extraDescription = ''
+          Every executable uses it: on their PATH and, as its `bin/abra`, in
+          the config file. null (the default when nixpkgs has no abra) is
+          refused by an assertion; docs/nix.md shows an overlay that builds
+          abra from its source tag.
+        '';
+      }
+      // {
+        default = pkgs.abra or null;
+        defaultText = lib.literalMD "`pkgs.abra` when nixpkgs has it, else `null`";
+      };
 
     packages = mkOption {
       type = types.submodule {
@@ -334,7 +407,12 @@ in
           mkOption {
             type = types.package;
             default = executablesDefault."ccci-${job}";
-            defaultText = literalExpression "(import <ccci>/pkgs { inherit pkgs; abra = config.services.ccci.abraPackage; }).ccci-${job}";
+            defaultText = lib.literalMD ''
+              with the flake's `nixosModules.default`: the flake's own
+              `packages.<system>.ccci-${job}` (the pin decides), built with
+              `services.ccci.abraPackage`; with `modules/ccci.nix` alone: the
+              same package built from the host's `pkgs`
+            '';
             description = "The package providing `bin/ccci-${job}` with its runtime tools on its PATH.";
           }
         );
@@ -359,7 +437,8 @@ in
 
     stateDir = mkOption {
       type = types.str;
-      default = d.stateDir;
+      default = "/var/lib/ccci";
+      example = "/srv/ccci";
       description = ''
         Absolute path of the one directory holding ccci's state: canonicals
         and their snapshots, infra last_good, alerts, run results, locks.
@@ -369,18 +448,18 @@ in
 
     recipeSource = mkOption {
       type = types.str;
-      default = d.recipeSource;
+      default = "https://git.coopcloud.tech/coop-cloud/{recipe}.git";
       example = "https://git.example.org/mirror/{recipe}.git";
       description = ''
         Git URL template every recipe is cloned from; `{recipe}` is replaced
         by the recipe name. (A per-recipe source is not supported yet:
-        ccci/config.py has no such field.)
+        ccci/pure/config.py has no such field.)
       '';
     };
 
     server = mkOption {
       type = types.str;
-      default = d.server;
+      default = "default";
       description = "The abra server apps are deployed to; `default` is abra's name for the local Docker daemon.";
     };
 
@@ -389,7 +468,7 @@ in
         "domain"
         "host-port"
       ];
-      default = d.ingress;
+      default = "domain";
       description = ''
         How ccci reaches an app over HTTP. `domain`: `https://<app domain>/`
         through the host's proxy (traefik), the choice for a real host.
@@ -400,35 +479,36 @@ in
 
     keepRuns = mkOption {
       type = types.ints.positive;
-      default = d.keepRuns;
+      default = 50;
       description = "Run artifact folders kept under stateDir; older ones are removed.";
     };
 
     maxConcurrentRuns = mkOption {
       type = types.ints.positive;
-      default = d.maxConcurrentRuns;
+      default = 2;
       description = "Global cap on runs (cold, quick, promotion) at the same time, across every job.";
     };
 
     minFreeDiskMiB = mkOption {
       type = types.ints.unsigned;
-      default = d.minFreeDiskMiB;
+      default = 2048;
       description = "A run refuses to start (and alerts) with less free disk than this under stateDir.";
     };
 
     timeouts = mkOption {
       type = types.submodule {
-        options = lib.mapAttrs (
-          name: default:
-          mkOption {
-            type = types.ints.positive;
-            inherit default;
-            description = "Upper bound in seconds on the `${name}` wait of a run (see docs/cold.md).";
-          }
-        ) d.timeouts;
+        options = {
+          converge = timeout 300 "until a deployed app has converged (replicas, health)";
+          undeploy = timeout 120 "until an undeployed app's services are gone";
+          http = timeout 60 "until an app answers over HTTP";
+          abra = timeout 900 "for one abra call";
+          tests = timeout 900 "for one test stage (generic or the recipe's own)";
+          lock = timeout 3600 "for a run slot or an app's lock";
+          engineBack = timeout 120 "for a restarted Docker engine, before a run's teardown gives up and reports its leftovers";
+        };
       };
       default = { };
-      description = "Upper bounds, in seconds, on every wait a run makes: converge, undeploy, http, abra, tests, lock.";
+      description = "Upper bounds, in seconds, on every wait a run makes (docs/cold.md).";
     };
 
     enroll = mkOption {
@@ -474,7 +554,7 @@ in
             };
             adminUser = mkOption {
               type = types.str;
-              default = d.keycloak.adminUser;
+              default = "admin";
               description = "Keycloak admin user (master realm).";
             };
             adminPasswordFile = mkOption {
@@ -484,7 +564,7 @@ in
             };
             verifyTls = mkOption {
               type = types.bool;
-              default = d.keycloak.verifyTls;
+              default = true;
               description = "Verify the Keycloak's TLS certificate.";
             };
           };
@@ -505,12 +585,12 @@ in
             };
             tokenFile = mkOption {
               type = types.nullOr types.str;
-              default = d.alerts.tokenFile;
+              default = null;
               description = secretFileText "the push bearer token" + " null: no token.";
             };
             timeout = mkOption {
               type = types.ints.positive;
-              default = d.alerts.timeout;
+              default = 10;
               description = "Seconds one push may take.";
             };
           };
@@ -520,27 +600,29 @@ in
       description = "Push alerts; null: alerts are only written under stateDir.";
     };
 
+    # Host only (not in the config file): the timer, swarm mode, pruning and
+    # the bridge unit. `hostOnly` below lists them for the rendering.
     nightly = mkOption {
       type = types.submodule {
         options = {
           enable = mkOption {
             type = types.bool;
-            default = d.nightly.enable;
+            default = true;
             description = "Start ccci-nightly.service from ccci-nightly.timer. The service exists either way (`systemctl start ccci-nightly`).";
           };
           onCalendar = mkOption {
             type = types.str;
-            default = d.nightly.onCalendar;
+            default = "*-*-* 03:00:00";
             description = "systemd OnCalendar expression of the sweep (Persistent: a missed sweep runs at boot).";
           };
           randomizedDelaySec = mkOption {
             type = types.ints.unsigned;
-            default = d.nightly.randomizedDelaySec;
+            default = 600;
             description = "Random delay, in seconds, added to each start.";
           };
           timeoutSec = mkOption {
             type = types.ints.positive;
-            default = d.nightly.timeoutSec;
+            default = 6 * 3600;
             description = "Ceiling on the whole sweep (TimeoutStartSec); each recipe is bounded by its own `enroll.<name>.timeout`.";
           };
         };
@@ -554,12 +636,12 @@ in
         options = {
           enable = mkOption {
             type = types.bool;
-            default = d.swarm.enable;
+            default = true;
             description = "Run ccci-swarm-init.service: `docker swarm init` once if the engine is not a swarm manager yet, and create the `proxy` overlay network.";
           };
           advertiseAddr = mkOption {
             type = types.str;
-            default = d.swarm.advertiseAddr;
+            default = "127.0.0.1";
             description = "`--advertise-addr` for `docker swarm init` (an IP address or interface name).";
           };
         };
@@ -573,17 +655,21 @@ in
         options = {
           enable = mkOption {
             type = types.bool;
-            default = d.dockerPrune.enable;
+            default = true;
             description = "Prune Docker images, containers and build cache (virtualisation.docker.autoPrune).";
           };
           dates = mkOption {
             type = types.str;
-            default = d.dockerPrune.dates;
+            default = "weekly";
             description = "systemd OnCalendar expression of the prune.";
           };
           flags = mkOption {
             type = types.listOf types.str;
-            default = d.dockerPrune.flags;
+            default = [
+              "--all"
+              "--filter"
+              "until=24h"
+            ];
             description = "Flags to `docker system prune`. Never `--volumes` (asserted): warm canonicals and snapshots live in volumes.";
           };
         };
@@ -601,7 +687,7 @@ in
               "serve"
               "poll"
             ];
-            default = d.bridge.mode;
+            default = "serve";
             description = "`serve`: receive forge webhooks; `poll`: poll open pull requests instead.";
           };
           settings = mkOption {
@@ -651,7 +737,7 @@ in
                       };
                       branch = mkOption {
                         type = types.str;
-                        default = d.bridge.settings.drone.branch;
+                        default = "main";
                         description = "Branch of that repository the builds run on.";
                       };
                     };
@@ -667,44 +753,44 @@ in
                 };
                 listenAddress = mkOption {
                   type = types.str;
-                  default = d.bridge.settings.listenAddress;
+                  default = "127.0.0.1";
                   description = "IP address the webhook endpoint listens on.";
                 };
                 listenPort = mkOption {
                   type = types.port;
-                  default = d.bridge.settings.listenPort;
+                  default = 8787;
                   description = "Port the webhook endpoint listens on.";
                 };
                 allowlist = mkOption {
                   type = types.nullOr (types.listOf types.str);
-                  default = d.bridge.settings.allowlist;
+                  default = null;
                   description = "Forge logins allowed to trigger; null: repository collaborators and org members.";
                 };
                 stateDir = mkOption {
-                  type = types.nullOr types.str;
-                  default = d.bridge.settings.stateDir;
+                  type = types.str;
+                  default = "${cfg.stateDir}/bridge";
                   defaultText = literalExpression ''"''${config.services.ccci.stateDir}/bridge"'';
-                  description = "The bridge's state directory; null: `<stateDir>/bridge`.";
+                  description = "The bridge's state directory (created by systemd-tmpfiles, 0750 root).";
                 };
                 pollInterval = mkOption {
                   type = types.either types.ints.positive types.float;
-                  default = d.bridge.settings.pollInterval;
+                  default = 60.0;
                   description = "Seconds between polls and between result reports.";
                 };
                 maxBodyBytes = mkOption {
                   type = types.ints.positive;
-                  default = d.bridge.settings.maxBodyBytes;
+                  default = 1048576;
                   description = "Largest webhook body accepted (at least 1024).";
                 };
                 httpTimeout = mkOption {
                   type = types.either types.ints.positive types.float;
-                  default = d.bridge.settings.httpTimeout;
+                  default = 10.0;
                   description = "Seconds one HTTP call to the forge or Drone may take.";
                 };
               };
             };
             default = { };
-            description = "The bridge's JSON config (ccci/bridge/config.py), camelCase; secrets as files.";
+            description = "The bridge's JSON config (ccci/pure/bridge_config.py), camelCase; secrets as files.";
           };
         };
       };
@@ -714,50 +800,57 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions =
-      map (message: {
-        assertion = false;
-        inherit message;
-      }) logic.problems
-      ++ map (job: {
-        assertion = !(cfg.packages.${job} ? abra) || cfg.packages.${job}.abra.outPath == cfg.abraPackage.outPath;
-        message = "services.ccci.packages.${job} was built with another abra than services.ccci.abraPackage; the config file and the executable's PATH would disagree (build it with `abra = config.services.ccci.abraPackage`).";
-      }) abraJobs
-      ++ [
-        {
-          # Also catches a --volumes set on the NixOS option directly.
-          assertion = !(builtins.any (f: lib.hasPrefix "--volumes" f) config.virtualisation.docker.autoPrune.flags);
-          message = "virtualisation.docker.autoPrune.flags must never include --volumes on a ccci host (services.ccci.dockerPrune.flags): warm canonicals and their known-good snapshots live in Docker volumes.";
-        }
-      ];
+    assertions = [
+      {
+        assertion = cfg.abraPackage != null;
+        message = "services.ccci.abraPackage is null: this nixpkgs has no `abra`. Set services.ccci.abraPackage to an abra package, e.g. from the overlay in ccci's docs/nix.md that builds abra from its source tag.";
+      }
+      {
+        # Also catches --volumes set on the NixOS options directly, and a
+        # volume prune where the pinned docker module offers one.
+        assertion =
+          !(builtins.any (f: lib.hasPrefix "--volumes" f) pruneFlags)
+          && !(config.virtualisation.docker.autoPrune.allVolumes.enable or false);
+        message = "virtualisation.docker.autoPrune must never prune volumes on a ccci host (flags ${builtins.toJSON pruneFlags}; services.ccci.dockerPrune.flags): warm canonicals and their known-good snapshots live in Docker volumes.";
+      }
+    ]
+    ++ map (job: {
+      assertion =
+        cfg.abraPackage == null
+        || !(cfg.packages.${job} ? abra)
+        || cfg.packages.${job}.abra.outPath == cfg.abraPackage.outPath;
+      message = "services.ccci.packages.${job} was built with another abra than services.ccci.abraPackage; the config file and the executable's PATH would disagree (build it with `abra = config.services.ccci.abraPackage`).";
+    }) abraJobs
+    ++ lib.mapAttrsToList (name: e: {
+      assertion = builtins.elem "keycloak" e.needs -> cfg.keycloak != null;
+      message = ''services.ccci.enroll.${name}.needs: ["keycloak"] requires services.ccci.keycloak to be set (the warm Keycloak its per-run realms live on).'';
+    }) cfg.enroll
+    ++ secretAssertions;
 
-    environment.etc."ccci/config.json".source = json.generate "ccci-config.json" logic.config;
-    environment.etc."ccci/bridge.json" = lib.mkIf (logic.bridge != null) {
-      source = json.generate "ccci-bridge-config.json" logic.bridge;
+    environment.etc."ccci/config.json".source = json.generate "ccci-config.json" (configWith operatorFile);
+    environment.etc."ccci/bridge.json" = lib.mkIf cfg.bridge.enable {
+      source = json.generate "ccci-bridge-config.json" (bridgeWith operatorFile);
     };
     environment.systemPackages = map (job: cfg.packages.${job}) jobs;
 
-    systemd.tmpfiles.settings."10-ccci" = {
-      ${cfg.stateDir}.d = {
+    systemd.tmpfiles.settings."10-ccci" = lib.genAttrs (
+      [ cfg.stateDir ] ++ lib.optional cfg.bridge.enable cfg.bridge.settings.stateDir
+    ) (_: {
+      d = {
         mode = "0750";
         user = "root";
         group = "root";
       };
-    }
-    // lib.optionalAttrs (logic.bridge != null) {
-      ${logic.bridgeStateDir}.d = {
-        mode = "0750";
-        user = "root";
-        group = "root";
-      };
-    };
+    });
 
-    systemd.services = lib.mapAttrs toService logic.units.services;
-    systemd.timers = logic.units.timers;
+    systemd.services = services;
+    systemd.timers = timers;
 
     virtualisation.docker = {
       enable = true;
-      autoPrune = {
+      # Defaults only: an operator's own autoPrune settings win without a
+      # conflict (the assertion above still refuses volume pruning).
+      autoPrune = lib.mapAttrs (_: lib.mkDefault) {
         inherit (cfg.dockerPrune) enable dates flags;
       };
     };

@@ -4,11 +4,19 @@
 #
 # `abra` defaults to nixpkgs' abra; pass another to swap it everywhere:
 #   import ./pkgs { inherit pkgs; abra = myAbra; }
+# nixos-25.11 very likely has no abra: then the set still evaluates, and only
+# building an executable that needs abra fails, with a message saying what
+# to pass (docs/nix.md shows an overlay that builds abra from its source).
 {
   pkgs,
-  abra ? pkgs.abra,
+  abra ? pkgs.abra or null,
 }:
 let
+  abra' =
+    if abra != null then
+      abra
+    else
+      throw "ccci: this nixpkgs has no `abra`; build ccci's executables with one (`.override { abra = ...; }`, or services.ccci.abraPackage in the NixOS module); docs/nix.md shows an overlay that builds abra from its source tag";
   ccci = pkgs.callPackage ./ccci { };
   ccciExecutable = pkgs.callPackage ./executable.nix { inherit ccci; };
   executable =
@@ -16,7 +24,7 @@ let
     pkgs.callPackage dir (
       { inherit ccciExecutable; }
       # Only executables that take abra get it (the bridge does not).
-      // builtins.intersectAttrs (builtins.functionArgs (import dir)) { inherit abra; }
+      // builtins.intersectAttrs (builtins.functionArgs (import dir)) { abra = abra'; }
     );
 in
 {

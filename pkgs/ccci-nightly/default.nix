@@ -1,12 +1,12 @@
 # ccci-nightly: the nightly sweep (warm infra first, then a serial cold run of
 # every enrolled recipe). It starts ccci-reconcile and ccci-run as children
 # through its own interpreter, so its PATH carries what they need: abra,
-# docker, git, gnutar, util-linux, coreutils. `abra` can be swapped:
+# the docker client, git, gnutar, util-linux, coreutils. `abra` can be swapped:
 #   ccci.packages.${system}.ccci-nightly.override { abra = myAbra; }
 {
   ccciExecutable,
   abra,
-  docker,
+  docker-client,
   git,
   gnutar,
   util-linux,
@@ -17,7 +17,7 @@ ccciExecutable {
   module = "ccci.entry.nightly";
   tools = [
     abra
-    docker
+    docker-client
     git
     gnutar
     util-linux

@@ -1,12 +1,12 @@
 # ccci-reconcile: one warm infra app to its latest release (ccci-reconcile APP).
 # Tools: abra (run under a pty ccci opens itself; util-linux's `script` to
-# reproduce a call by hand), docker, git (recipe checkouts and tags), gnutar
+# reproduce a call by hand), the docker client (not the engine), git (recipe checkouts and tags), gnutar
 # (volume snapshots), coreutils. `abra` is an argument so it can be swapped:
 #   ccci.packages.${system}.ccci-reconcile.override { abra = myAbra; }
 {
   ccciExecutable,
   abra,
-  docker,
+  docker-client,
   git,
   gnutar,
   util-linux,
@@ -17,7 +17,7 @@ ccciExecutable {
   module = "ccci.entry.reconcile";
   tools = [
     abra
-    docker
+    docker-client
     git
     gnutar
     util-linux

@@ -1,5 +1,7 @@
-"""Fixtures of the offline Nix checks: the tmp nix environment and a copy of
-the flake with a stub nixpkgs. Skips the folder when nix is not installed."""
+"""Fixtures of the offline Nix checks: the tmp nix environment, nixpkgs'
+real lib (a shimmed temporary copy, tests/nix/nixlib.py) and a copy of the
+flake with a fake nixpkgs built on that lib. Skips the folder when nix is
+not installed."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.nix.nixtool import REPO, STUB, have_nix
+from tests.nix.nixlib import shimmed_copy
+from tests.nix.nixtool import HARNESS, REPO, have_nix
 
 if not have_nix():
     pytest.skip(
@@ -34,8 +37,15 @@ def nix_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def flake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A copy of the flake's own files and of the stub nixpkgs, as path: refs."""
+def nixlib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nixpkgs' lib (25.11 branch-off) with the readFileType shim, in tmp."""
+    return shimmed_copy(tmp_path_factory.mktemp("nixpkgs-lib") / "lib")
+
+
+@pytest.fixture(scope="session")
+def flake(tmp_path_factory: pytest.TempPathFactory, nixlib: Path) -> tuple[str, str]:
+    """A copy of the flake's own files, and a fake nixpkgs flake whose `lib`
+    is the real one and whose packages are fake-pkgs.nix, as path: refs."""
     root = tmp_path_factory.mktemp("flake")
     for name in FLAKE_TREE:
         source, target = REPO / name, root / name
@@ -44,6 +54,8 @@ def flake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, target)
-    stub = tmp_path_factory.mktemp("stub-nixpkgs")
-    shutil.copy2(STUB / "nixpkgs/flake.nix", stub / "flake.nix")
-    return f"path:{root}", f"path:{stub}"
+    fake = tmp_path_factory.mktemp("fake-nixpkgs")
+    shutil.copy2(HARNESS / "fake-nixpkgs.nix", fake / "flake.nix")
+    shutil.copy2(HARNESS / "fake-pkgs.nix", fake / "fake-pkgs.nix")
+    shutil.copytree(nixlib, fake / "lib")
+    return f"path:{root}", f"path:{fake}"

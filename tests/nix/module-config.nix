@@ -2,7 +2,9 @@
 # alerts, bridge) through the real NixOS module system (types, merging,
 # assertions), building the files it renders: /etc/ccci/config.json,
 # /etc/ccci/bridge.json and the nightly and reconcile unit files. The offline
-# tests cannot do this: it needs nixpkgs' lib.nixosSystem.
+# tests (tests/nix/test_nix_module.py) run the module through the same
+# lib.evalModules, but with stand-ins for the rest of NixOS and for pkgs;
+# this check needs all of nixpkgs.
 {
   nixpkgs,
   system,
@@ -10,10 +12,10 @@
 }:
 let
   host = nixpkgs.lib.nixosSystem {
-    inherit system;
     modules = [
       module
       {
+        nixpkgs.hostPlatform = system;
         services.ccci = {
           enable = true;
           baseDomain = "ci.example.org";

@@ -16,8 +16,7 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-STUB = HERE / "stub"
-LOGIC = REPO / "modules" / "lib"
+HARNESS = HERE / "harness"
 FLAKES = ["--extra-experimental-features", "nix-command flakes"]
 ABRA = "/nix/store/00000000000000000000000000000000-abra/bin/abra"
 
@@ -61,11 +60,3 @@ def eval_expr(env: dict[str, str], expr: str, check: bool = True) -> subprocess.
 
 def eval_json(env: dict[str, str], expr: str) -> object:
     return json.loads(eval_expr(env, expr).stdout)
-
-
-def logic_expr(settings: dict, executables: dict[str, str] | None = None) -> str:
-    """The builtins-only logic applied to `settings` (camelCase, like services.ccci)."""
-    args = {"settings": settings}
-    if executables is not None:
-        args["executables"] = executables
-    return f"(import {LOGIC} {nix_literal(args)})"

@@ -1,28 +1,36 @@
-"""flake.nix evaluated with `--override-input nixpkgs` pointing at the stub
-(stub/nixpkgs/flake.nix): output names for both systems, the apps' programs,
-one package per console script with its own pinned tools, an overridable
-abra, the version and dependencies from pyproject.toml, and the lock pin."""
+"""flake.nix evaluated with `--override-input nixpkgs` pointing at a fake
+nixpkgs whose lib is nixpkgs' real one (harness/fake-nixpkgs.nix): output
+names for both systems, the apps' programs, one package per console script
+with its own pinned tools, an overridable abra, a nixpkgs without abra, the
+version, dependencies and checks from pyproject.toml, the module defaulting
+to the flake's own packages, and the lock pin."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import sys
 import tomllib
 
 import pytest
 
-from tests.nix.nixtool import FLAKES, REPO, run_nix
+from pathlib import Path
+
+from tests.nix.nixtool import FLAKES, HARNESS, REPO, run_nix
 
 SYSTEMS = ["x86_64-linux", "aarch64-linux"]
 JOBS = ["bridge", "nightly", "quick", "reconcile", "run", "snapshot"]
-FULL_TOOLS = ["abra", "docker", "git", "gnutar", "util-linux", "coreutils"]
-STORE = "/nix/store/00000000000000000000000000000000-"
+FULL_TOOLS = ["abra", "docker-client", "git", "gnutar", "util-linux", "coreutils"]
+# The fake flake input's packages (the host's fake pkgs use 0000…).
+STORE = "/nix/store/11111111111111111111111111111111-"
 
 
-def flake_eval(env: dict[str, str], flake: tuple[str, str], attr: str, apply: str | None = None) -> object:
-    ref, stub = flake
-    argv = ["nix", *FLAKES, "eval", "--json", "--no-write-lock-file"]
-    argv += ["--override-input", "nixpkgs", stub, f"{ref}#{attr}"]
+def flake_eval(env: dict[str, str], flake: tuple[str, str], attr: str, apply: str | None = None,
+               impure: bool = False) -> object:
+    ref, fake = flake
+    argv = ["nix", *FLAKES, "eval", "--json", "--no-write-lock-file", *(["--impure"] if impure else [])]
+    argv += ["--override-input", "nixpkgs", fake, f"{ref}#{attr}"]
     if apply is not None:
         argv += ["--apply", apply]
     return json.loads(run_nix(env, *argv).stdout)
@@ -39,7 +47,7 @@ def test_flake_outputs_per_system(nix_env: dict[str, str], flake: tuple[str, str
     assert flake_eval(nix_env, flake, f"packages.{system}", names) == packages
     assert flake_eval(nix_env, flake, f"apps.{system}", names) == JOBS
     assert flake_eval(nix_env, flake, f"devShells.{system}", names) == ["default"]
-    checks = sorted(["ccci", *(f"ccci-{job}" for job in JOBS), "nix-logic", "module-config", "vm-nightly"])
+    checks = sorted(["ccci", *(f"ccci-{job}" for job in JOBS), "module-config", "vm-nightly"])
     assert flake_eval(nix_env, flake, f"checks.{system}", names) == checks
     assert flake_eval(nix_env, flake, "formatter", names) == sorted(SYSTEMS)
     assert flake_eval(nix_env, flake, "nixosModules", names) == ["default"]
@@ -49,7 +57,8 @@ def test_flake_outputs_per_system(nix_env: dict[str, str], flake: tuple[str, str
 def test_each_app_runs_its_executable(nix_env: dict[str, str], flake: tuple[str, str], job: str) -> None:
     # `nix run .#quick -- RECIPE REF` runs ccci-quick with RECIPE REF.
     app = flake_eval(nix_env, flake, f"apps.x86_64-linux.{job}")
-    assert app == {"type": "app", "program": f"{STORE}ccci-{job}/bin/ccci-{job}"}
+    assert app == {"type": "app", "program": f"{STORE}ccci-{job}/bin/ccci-{job}",
+                   "meta": {"description": pyproject()["description"]}}
 
 
 def test_one_package_per_console_script(nix_env: dict[str, str], flake: tuple[str, str]) -> None:
@@ -85,7 +94,7 @@ def test_each_executable_pins_its_own_tools(nix_env: dict[str, str], flake: tupl
 
 
 def test_abra_is_overridable(nix_env: dict[str, str], flake: tuple[str, str]) -> None:
-    pinned = "/nix/store/11111111111111111111111111111111-abra-pinned"
+    pinned = "/nix/store/22222222222222222222222222222222-abra-pinned"
     swapped = flake_eval(
         nix_env, flake, "packages.x86_64-linux.ccci-quick",
         f'p: (p.override {{ abra = {{ outPath = "{pinned}"; name = "abra-pinned"; }}; }}).script',
@@ -99,24 +108,76 @@ def test_the_python_package_follows_pyproject(nix_env: dict[str, str], flake: tu
     project = pyproject()
     package = flake_eval(
         nix_env, flake, "packages.x86_64-linux.ccci",
-        "p: { inherit (p) pname version pyproject doCheck pythonImportsCheck; "
-        "deps = map (d: d.name) p.dependencies; }",
+        "p: { inherit (p) pname version pyproject pythonImportsCheck enabledTestPaths meta; "
+        "deps = map (d: d.name) p.dependencies; checkDeps = map (d: d.name) p.nativeCheckInputs; }",
     )
     assert isinstance(package, dict)
     assert package["pname"] == project["name"]
     assert package["version"] == project["version"]
     assert package["pyproject"] is True
-    # The integration tests need a swarm; they never run in the Nix build.
-    assert package["doCheck"] is False
+    assert package["meta"]["description"] == project["description"]
     assert sorted(package["pythonImportsCheck"]) == sorted(s.split(":")[0] for s in project["scripts"].values())
     wanted = sorted(re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["dependencies"])
     # python3-docker, not the engine: catches `with python3Packages;` shadowing.
     assert sorted(package["deps"]) == [f"python3-{name}" for name in wanted]
+    # The unit tests run in the build, with the test extra; never the
+    # integration tests (they need a swarm).
+    assert package["enabledTestPaths"] == ["tests/unit"]
+    extra = sorted(re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["optional-dependencies"]["test"])
+    assert sorted(package["checkDeps"]) == sorted(["python3-pytestCheckHook", *(f"python3-{n}" for n in extra)])
 
 
-def test_the_module_is_a_module_function(nix_env: dict[str, str], flake: tuple[str, str]) -> None:
-    args = flake_eval(nix_env, flake, "nixosModules.default", "m: builtins.functionArgs (import m)")
-    assert args == {"config": False, "lib": False, "pkgs": False}
+def test_every_import_is_declared() -> None:
+    # `requests` was imported but not declared once: every third-party module
+    # ccci imports is a dependency in pyproject (by its import name).
+    import_names = {"python-keycloak": "keycloak", "pyyaml": "yaml"}
+    declared = {import_names.get(n, n) for n in
+                (re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in pyproject()["dependencies"])}
+    imported: set[str] = set()
+    for path in (REPO / "ccci").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "ccci"}
+    assert third_party <= declared, third_party - declared
+
+
+def test_without_abra_in_nixpkgs_only_building_needs_it(nix_env: dict[str, str], flake: tuple[str, str],
+                                                       nixlib: Path) -> None:
+    # A nixpkgs without abra: the set evaluates; the bridge (no abra) is
+    # whole; an abra job says what to pass when its tools are needed.
+    expr = (f"let lib = import {nixlib}; pkgs = import {HARNESS / 'fake-pkgs.nix'} {{ inherit lib; withAbra = false; }}; "
+            f"set = import {REPO / 'pkgs'} {{ inherit pkgs; }}; in "
+            "{ names = builtins.attrNames set; bridge = set.ccci-bridge.script; "
+            "run = (builtins.tryEval set.ccci-run.script).success; }")
+    out = json.loads(run_nix(nix_env, "nix-instantiate", "--eval", "--strict", "--json", "-E", expr).stdout)
+    assert out["names"] == sorted(["ccci", *(f"ccci-{job}" for job in JOBS)])
+    assert "--prefix PATH : /nix/store/00000000000000000000000000000000-coreutils/bin" in out["bridge"]
+    assert out["run"] is False
+    failed = run_nix(nix_env, "nix-instantiate", "--eval", "--strict", "-E", f"({expr[:-1]} x = set.ccci-run.script; }}).x",
+                     check=False)
+    assert "ccci: this nixpkgs has no `abra`" in failed.stderr
+
+
+def test_the_flakes_module_defaults_to_the_flakes_own_packages(
+    nix_env: dict[str, str], flake: tuple[str, str], nixlib: Path
+) -> None:
+    # The host's pkgs (fake hash 0000…) against the flake's pin (1111…):
+    # the pin decides, with the host's abra; an operator's package still wins.
+    host = '{ services.ccci = { enable = true; baseDomain = "ci.example.org"; }; }'
+    apply = (f"m: let e = h: import {HARNESS / 'eval.nix'} {{ lib = {nixlib}; module = m; host = h; }}; in {{ "
+             f"default = (e {host}).result.services.ccci-nightly.serviceConfig.ExecStart; "
+             f"abra = (e {host}).result.config.abra; "
+             f"mine = (e {{ imports = [ {host} ]; services.ccci.packages.nightly = "
+             '{ type = "derivation"; name = "mine"; outPath = "/nix/store/3-mine"; meta.mainProgram = "mine"; }; })'
+             ".result.services.ccci-nightly.serviceConfig.ExecStart; }")
+    out = flake_eval(nix_env, flake, "nixosModules.default", apply, impure=True)
+    assert isinstance(out, dict)
+    assert out["default"].startswith(f"{STORE}ccci-nightly/bin/ccci-nightly --config ")
+    assert out["abra"] == "/nix/store/00000000000000000000000000000000-abra/bin/abra"
+    assert out["mine"].startswith("/nix/store/3-mine/bin/mine --config ")
 
 
 def test_flake_lock_is_the_shared_pin() -> None:
@@ -130,12 +191,3 @@ def test_flake_lock_is_the_shared_pin() -> None:
         assert node == json.loads(pin.read_text())["nixpkgs"]
     assert node["original"] == {"owner": "NixOS", "ref": "nixos-25.11", "repo": "nixpkgs", "type": "github"}
     assert re.fullmatch(r"[0-9a-f]{40}", node["locked"]["rev"])
-
-
-def test_the_logic_check_evaluates_with_no_failed_cases(nix_env: dict[str, str], flake: tuple[str, str]) -> None:
-    # checks.<system>.nix-logic asserts tests/nix/cases.nix at evaluation time.
-    check = flake_eval(nix_env, flake, "checks.x86_64-linux.nix-logic", "c: { inherit (c) name failed passed; }")
-    assert isinstance(check, dict)
-    assert check["name"] == "ccci-nix-logic"
-    assert check["failed"] == "[]"
-    assert len(json.loads(check["passed"])) >= 10

@@ -1,121 +1,322 @@
-"""modules/ccci.nix called with a stub lib and the stub nixpkgs
-(stub/module-eval.nix): every option typed and described, the settings handed
-to the logic, the units and files it gives NixOS, and its assertions. Not the
-NixOS module system (see the flake check `module-config` for that)."""
+"""modules/ccci.nix through nixpkgs' real lib.evalModules (25.11 branch-off),
+with strict declarations of the NixOS options it sets and a fake package set
+(tests/nix/harness/): two realistic hosts render the expected config files,
+units and timers; misconfigurations fail with the module system's own option
+errors or with ccci's assertions; operators' own Docker settings merge."""
 
 from __future__ import annotations
 
-from tests.nix.nixtool import STUB, eval_expr, eval_json, nix_literal
+import json
+import subprocess
+from pathlib import Path
 
+import pytest
+
+from tests.nix.nixtool import HARNESS, eval_expr, nix_literal
+
+STORE = "/nix/store/00000000000000000000000000000000-"
+ABRA = f"{STORE}abra/bin/abra"
 MINIMAL = {"enable": True, "baseDomain": "ci.example.org"}
-STUB_ABRA = "/nix/store/00000000000000000000000000000000-abra/bin/abra"
 
 
-def module(nix_env: dict[str, str], settings: dict) -> dict:
-    expr = f"import {STUB / 'module-eval.nix'} {{ settings = {nix_literal(settings)}; }}"
-    result = eval_json(nix_env, expr)
-    assert isinstance(result, dict)
-    return result
+def host_expr(ccci: dict | None = None, extra: str = "") -> str:
+    """A host module: services.ccci from a Python dict, plus raw Nix settings
+    (which may use `lib`)."""
+    return f"({{ lib, ... }}: {{ services.ccci = {nix_literal(ccci or {})}; {extra} }})"
 
 
-def test_every_option_is_typed_and_described(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, MINIMAL)
-    assert m["optionNames"] == sorted([
-        "enable", "abraPackage", "packages", "baseDomain", "stateDir", "recipeSource", "server", "ingress",
-        "keepRuns", "maxConcurrentRuns", "minFreeDiskMiB", "timeouts", "enroll", "infra", "keycloak",
-        "alerts", "nightly", "swarm", "dockerPrune", "bridge",
-    ])
-    assert m["untyped"] == []
-    assert m["undescribed"] == []
-    # Entries are restic-style submodules; their options are walked too.
-    assert {
-        "services.ccci.enroll.<name>.canonical", "services.ccci.enroll.<name>.overlayTests",
-        "services.ccci.enroll.<name>.needs", "services.ccci.enroll.<name>.timeout",
-        "services.ccci.infra.<name>.schedule", "services.ccci.infra.<name>.health.poll",
-        "services.ccci.keycloak.adminPasswordFile", "services.ccci.alerts.tokenFile",
-        "services.ccci.nightly.onCalendar", "services.ccci.nightly.randomizedDelaySec",
-        "services.ccci.bridge.settings.forge.webhookSecretFile",
-    } <= set(m["allOptions"])
+def evaluation(env: dict[str, str], nixlib: Path, host: str, with_abra: bool = True) -> subprocess.CompletedProcess[str]:
+    expr = (f"import {HARNESS / 'eval.nix'} {{ lib = {nixlib}; host = {host}; "
+            f"withAbra = {'true' if with_abra else 'false'}; }}")
+    return eval_expr(env, expr, check=False)
 
 
-def test_a_minimal_host(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, MINIMAL)
-    assert m["onlyWhenEnabled"] is True
-    assert m["failedAssertions"] == []
-    assert m["rendered"]["base_domain"] == "ci.example.org"
-    assert m["rendered"]["abra"] == STUB_ABRA
-    assert m["bridgeRendered"] is None
-    assert m["docker"] == {"enable": True, "autoPrune": {"enable": True, "dates": "weekly",
-                                                         "flags": ["--all", "--filter", "until=24h"]}}
-    assert m["stateDirs"] == ["/var/lib/ccci"]
-    assert sorted(m["services"]) == ["ccci-nightly", "ccci-swarm-init"]
-    assert sorted(m["timers"]) == ["ccci-nightly"]
-    assert m["systemPackages"] == [f"ccci-{job}" for job in
-                                   ("run", "quick", "snapshot", "reconcile", "nightly", "bridge")]
+def evaluate(env: dict[str, str], nixlib: Path, host: str, with_abra: bool = True) -> dict:
+    result = evaluation(env, nixlib, host, with_abra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
-def test_the_nightly_unit_runs_its_package_with_its_own_config(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, MINIMAL)
-    nightly = m["services"]["ccci-nightly"]
-    store = "/nix/store/00000000000000000000000000000000-"
-    assert nightly["serviceConfig"]["ExecStart"] == (
-        f"'{store}ccci-nightly/bin/ccci-nightly' '--config' '{store}ccci-nightly.json'")
-    assert "exec" not in nightly
-    assert nightly["environment"]["CCCI_CONFIG"] == f"{store}ccci-nightly.json"
+def rendered(env: dict[str, str], nixlib: Path, host: str) -> dict:
+    out = evaluate(env, nixlib, host)
+    assert out["failed"] == []
+    return out["result"]
 
 
-def test_enrollment_infra_and_secrets_through_the_module(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, {
-        **MINIMAL,
-        "enroll": {"fx-web": {"canonical": True}, "fx-sso": {"needs": ["keycloak"]}},
-        "infra": {"keycloak": {"domain": "sso.example.org", "stateful": True}},
-        "keycloak": {"url": "https://sso.example.org", "adminPasswordFile": "/run/secrets/kc"},
-    })
-    assert m["failedAssertions"] == []
-    # recipe defaults to the entry's name ({ name, ... }).
-    assert m["rendered"]["infra"]["keycloak"]["recipe"] == "keycloak"
-    assert sorted(m["rendered"]["recipes"]) == ["fx-sso", "fx-web"]
-    reconcile = m["services"]["ccci-reconcile-keycloak"]
-    assert reconcile["serviceConfig"]["LoadCredential"] == ["keycloak-admin-password:/run/secrets/kc"]
-    assert m["timers"]["ccci-reconcile-keycloak"]["timerConfig"] == {"OnCalendar": "daily", "Persistent": True}
+# --- two realistic hosts ------------------------------------------------------
 
-
-def test_per_entry_assertions_name_the_full_option_path(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, {**MINIMAL, "enroll": {"fx-sso": {"needs": ["keycloak"]}}})
-    assert len(m["failedAssertions"]) == 1
-    assert m["failedAssertions"][0].startswith(
-        'services.ccci.enroll.fx-sso.needs: ["keycloak"] requires services.ccci.keycloak')
-
-
-def test_volumes_in_docker_prune_is_refused(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, {**MINIMAL, "dockerPrune": {"flags": ["--volumes"]}})
-    failed = m["failedAssertions"]
-    assert any(f.startswith("services.ccci.dockerPrune.flags: must never include --volumes") for f in failed)
-    # The NixOS option itself is checked too, whoever sets it.
-    assert any(f.startswith("virtualisation.docker.autoPrune.flags must never include --volumes") for f in failed)
-
-
-def test_an_undeclared_setting_is_an_error(nix_env: dict[str, str]) -> None:
-    expr = (f"import {STUB / 'module-eval.nix'} "
-            f"{{ settings = {nix_literal({**MINIMAL, 'enroll': {'fx-web': {'canonial': True}}})}; }}")
-    result = eval_expr(nix_env, expr, check=False)
-    assert result.returncode != 0
-    assert "services.ccci.enroll.fx-web.canonial" in result.stderr
-
-
-def test_the_bridge_gets_its_own_json_and_credentials(nix_env: dict[str, str]) -> None:
-    m = module(nix_env, {**MINIMAL, "bridge": {"enable": True, "mode": "poll", "settings": {
+RICH = {
+    **MINIMAL,
+    "enroll": {
+        "custom-html": {"canonical": True},
+        "lasuite-docs": {"canonical": True, "needs": ["keycloak"], "timeout": 5400,
+                         "overlayTests": f"{STORE}docs-tests"},
+    },
+    "infra": {
+        "traefik": {"domain": "ci.example.org", "health": {"status": [200, 404]}},
+        "keycloak": {"domain": "sso.ci.example.org", "stateful": True, "schedule": None,
+                     "health": {"path": "/realms/master", "contains": "master", "poll": 2.5}},
+    },
+    "keycloak": {"url": "https://sso.ci.example.org", "adminPasswordFile": "/run/secrets/kc"},
+    "alerts": {"pushUrl": "https://ntfy.example.org/ccci", "tokenFile": "/run/secrets/ntfy"},
+    "timeouts": {"converge": 600, "engineBack": 300},
+    "bridge": {"enable": True, "mode": "poll", "settings": {
         "forge": {"kind": "forgejo", "url": "https://git.example.org", "tokenFile": "/run/secrets/ft",
                   "webhookSecretFile": "/run/secrets/ws"},
         "drone": {"url": "https://drone.example.org", "tokenFile": "/run/secrets/dt", "repo": "ci/ccci"},
-        "repos": {"coop-cloud/custom-html": "custom-html"},
-    }}})
-    assert m["failedAssertions"] == []
-    assert m["bridgeRendered"]["forge"]["token_file"] == "/run/secrets/ft"
-    assert m["bridgeRendered"]["state_dir"] == "/var/lib/ccci/bridge"
-    assert "/var/lib/ccci/bridge" in m["stateDirs"]
-    bridge = m["services"]["ccci-bridge"]
-    assert bridge["serviceConfig"]["ExecStart"].startswith(
-        "'/nix/store/00000000000000000000000000000000-ccci-bridge/bin/ccci-bridge' 'poll' '--config' ")
-    assert sorted(bridge["serviceConfig"]["LoadCredential"]) == [
-        "drone-token:/run/secrets/dt", "forge-token:/run/secrets/ft", "forge-webhook-secret:/run/secrets/ws"]
+        # Entry names are never renamed: only options are.
+        "repos": {"Coop-Cloud/customHtml": "custom-html"},
+        "pollInterval": 30,
+    }},
+}
+
+RICH_CONFIG = {
+    "base_domain": "ci.example.org",
+    "state_dir": "/var/lib/ccci",
+    "recipe_source": "https://git.coopcloud.tech/coop-cloud/{recipe}.git",
+    "server": "default",
+    "abra": ABRA,
+    "ingress": "domain",
+    "keep_runs": 50,
+    "max_concurrent_runs": 2,
+    "min_free_disk_mib": 2048,
+    "timeouts": {"converge": 600, "undeploy": 120, "http": 60, "abra": 900, "tests": 900, "lock": 3600,
+                 "engine_back": 300},
+    "recipes": {
+        "custom-html": {"canonical": True, "needs": [], "overlay_tests": None, "timeout": 3600},
+        "lasuite-docs": {"canonical": True, "needs": ["keycloak"], "overlay_tests": f"{STORE}docs-tests",
+                         "timeout": 5400},
+    },
+    "infra": {
+        "traefik": {"recipe": "traefik", "domain": "ci.example.org", "stateful": False,
+                    "health": {"path": "/", "status": [200, 404], "contains": None, "window": 120,
+                               "samples": 3, "poll": 1}},
+        "keycloak": {"recipe": "keycloak", "domain": "sso.ci.example.org", "stateful": True,
+                     "health": {"path": "/realms/master", "status": [200], "contains": "master",
+                                "window": 120, "samples": 3, "poll": 2.5}},
+    },
+    "keycloak": {"url": "https://sso.ci.example.org", "admin_user": "admin",
+                 "admin_password_file": "/run/secrets/kc", "verify_tls": True},
+    "alerts": {"push_url": "https://ntfy.example.org/ccci", "token_file": "/run/secrets/ntfy", "timeout": 10},
+}
+
+
+def test_a_rich_host_renders_the_expected_files(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr(RICH))
+    assert out["config"] == RICH_CONFIG
+    assert out["bridge"] == {
+        "forge": {"kind": "forgejo", "url": "https://git.example.org", "token_file": "/run/secrets/ft",
+                  "webhook_secret_file": "/run/secrets/ws"},
+        "drone": {"url": "https://drone.example.org", "token_file": "/run/secrets/dt", "repo": "ci/ccci",
+                  "branch": "main"},
+        "repos": {"Coop-Cloud/customHtml": "custom-html"},
+        "listen_address": "127.0.0.1",
+        "listen_port": 8787,
+        "allowlist": None,
+        "state_dir": "/var/lib/ccci/bridge",
+        "poll_interval": 30,
+        "max_body_bytes": 1048576,
+        "http_timeout": 10,
+    }
+    # A unit's own file differs only in where secrets are read from.
+    nightly = out["unitConfigs"]["ccci-nightly"]
+    credentials = "/run/credentials/ccci-nightly.service"
+    assert nightly == {
+        **RICH_CONFIG,
+        "keycloak": {**RICH_CONFIG["keycloak"], "admin_password_file": f"{credentials}/keycloak-admin-password-file"},
+        "alerts": {**RICH_CONFIG["alerts"], "token_file": f"{credentials}/alerts-token-file"},
+    }
+
+
+def test_a_rich_host_gets_its_units_and_timers(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr(RICH))
+    services, timers = out["services"], out["timers"]
+    assert sorted(services) == ["ccci-bridge", "ccci-nightly", "ccci-reconcile-keycloak",
+                                "ccci-reconcile-traefik", "ccci-swarm-init"]
+    nightly = services["ccci-nightly"]
+    assert nightly["serviceConfig"] == {
+        "Type": "oneshot",
+        "ExecStart": f"{STORE}ccci-nightly/bin/ccci-nightly --config {STORE}ccci-nightly.json",
+        "LoadCredential": ["alerts-token-file:/run/secrets/ntfy", "keycloak-admin-password-file:/run/secrets/kc"],
+        "TimeoutStartSec": 21600,
+    }
+    assert nightly["environment"] == {"CCCI_CONFIG": f"{STORE}ccci-nightly.json", "HOME": "/root"}
+    assert nightly["after"] == ["network-online.target", "docker.service", "ccci-swarm-init.service",
+                                "ccci-reconcile-keycloak.service", "ccci-reconcile-traefik.service"]
+    assert nightly["restartIfChanged"] is False
+    assert services["ccci-reconcile-traefik"]["serviceConfig"]["ExecStart"] == (
+        f"{STORE}ccci-reconcile/bin/ccci-reconcile traefik --config {STORE}ccci-reconcile-traefik.json")
+    bridge = services["ccci-bridge"]["serviceConfig"]
+    assert bridge["ExecStart"] == f"{STORE}ccci-bridge/bin/ccci-bridge poll --config {STORE}ccci-bridge.json"
+    assert bridge["LoadCredential"] == ["drone-token-file:/run/secrets/dt", "forge-token-file:/run/secrets/ft",
+                                        "forge-webhook-secret-file:/run/secrets/ws"]
+    # A timer only where asked: keycloak's schedule is null.
+    assert timers == {
+        "ccci-nightly": {"description": "ccci nightly sweep", "wantedBy": ["timers.target"],
+                         "timerConfig": {"OnCalendar": "*-*-* 03:00:00", "RandomizedDelaySec": 600,
+                                         "Persistent": True}},
+        "ccci-reconcile-traefik": {"description": "ccci: reconcile traefik", "wantedBy": ["timers.target"],
+                                   "timerConfig": {"OnCalendar": "daily", "Persistent": True}},
+    }
+    assert sorted(out["tmpfiles"]["10-ccci"]) == ["/var/lib/ccci", "/var/lib/ccci/bridge"]
+    assert out["systemPackages"] == [f"ccci-{job}" for job in
+                                     ("run", "quick", "snapshot", "reconcile", "nightly", "bridge")]
+
+
+SMALL = {
+    **MINIMAL,
+    "stateDir": "/srv/ccci",
+    "ingress": "host-port",
+    "maxConcurrentRuns": 1,
+    "minFreeDiskMiB": 512,
+    "enroll": {"custom-html": {}},
+    "nightly": {"enable": False},
+    "swarm": {"enable": False},
+}
+
+
+def test_a_small_host_without_timers_or_swarm(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr(SMALL))
+    assert out["config"] == {
+        "base_domain": "ci.example.org",
+        "state_dir": "/srv/ccci",
+        "recipe_source": "https://git.coopcloud.tech/coop-cloud/{recipe}.git",
+        "server": "default",
+        "abra": ABRA,
+        "ingress": "host-port",
+        "keep_runs": 50,
+        "max_concurrent_runs": 1,
+        "min_free_disk_mib": 512,
+        "timeouts": {"converge": 300, "undeploy": 120, "http": 60, "abra": 900, "tests": 900, "lock": 3600,
+                     "engine_back": 120},
+        "recipes": {"custom-html": {"canonical": False, "needs": [], "overlay_tests": None, "timeout": 3600}},
+        "infra": {},
+        "keycloak": None,
+        "alerts": None,
+    }
+    assert out["bridge"] is None
+    # The nightly service exists without its timer (systemctl start ccci-nightly).
+    assert sorted(out["services"]) == ["ccci-nightly"]
+    assert out["timers"] == {}
+    assert out["services"]["ccci-nightly"]["after"] == ["network-online.target", "docker.service"]
+    assert "LoadCredential" in out["services"]["ccci-nightly"]["serviceConfig"]
+    assert out["services"]["ccci-nightly"]["serviceConfig"]["LoadCredential"] == []
+    assert list(out["tmpfiles"]["10-ccci"]) == ["/srv/ccci"]
+    assert out["docker"]["enable"] is True
+    assert out["docker"]["autoPrune"] == {"enable": True, "dates": "weekly", "flags": ["--all", "--filter", "until=24h"],
+                                          "persistent": True, "randomizedDelaySec": "0"}
+
+
+def test_nothing_is_set_unless_enabled(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr({"baseDomain": "ci.example.org"}))
+    assert out["config"] is None and out["services"] == {} and out["docker"]["enable"] is False
+
+
+def test_every_option_is_typed_and_described(nix_env: dict[str, str], nixlib: Path) -> None:
+    options = evaluate(nix_env, nixlib, host_expr(MINIMAL))["options"]
+    names = {o["name"] for o in options}
+    assert {
+        "services.ccci.enroll.<name>.canonical", "services.ccci.infra.<name>.health.poll",
+        "services.ccci.keycloak.adminPasswordFile", "services.ccci.timeouts.engineBack",
+        "services.ccci.bridge.settings.forge.webhookSecretFile", "services.ccci.abraPackage",
+    } <= names
+    assert len(options) > 60
+    assert [o["name"] for o in options if not o["described"]] == []
+    assert [o["name"] for o in options if not o["type"]] == []
+
+
+# --- operators' own settings ------------------------------------------------------
+
+
+def test_an_operators_own_prune_schedule_wins_without_conflict(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr(MINIMAL, 'virtualisation.docker.autoPrune.dates = "daily";'))
+    assert out["docker"]["autoPrune"]["dates"] == "daily"
+    # Their flags replace ccci's defaults rather than being appended to them.
+    out = rendered(nix_env, nixlib, host_expr(MINIMAL, 'virtualisation.docker.autoPrune.flags = [ "--all" ];'))
+    assert out["docker"]["autoPrune"]["flags"] == ["--all"]
+
+
+def test_an_operator_provides_abra_when_nixpkgs_has_none(nix_env: dict[str, str], nixlib: Path) -> None:
+    mine = '{ type = "derivation"; name = "abra-0.11"; outPath = "/nix/store/11111111111111111111111111111111-abra-0.11"; meta.mainProgram = "abra"; }'
+    out = evaluate(nix_env, nixlib, host_expr(MINIMAL, f"services.ccci.abraPackage = {mine};"), with_abra=False)
+    assert out["failed"] == []
+    assert out["result"]["config"]["abra"] == "/nix/store/11111111111111111111111111111111-abra-0.11/bin/abra"
+
+
+# --- misconfigurations -----------------------------------------------------------------
+
+# (services.ccci settings, raw Nix, the module system's own error)
+OPTION_ERRORS = [
+    ({"enroll": {"fx-web": {"canonial": True}}}, "",
+     "The option `services.ccci.enroll.fx-web.canonial' does not exist"),
+    ({"enroll": {"fx-web": {"needs": "keycloak"}}}, "",
+     "A definition for option `services.ccci.enroll.fx-web.needs' is not of type `list of value \"keycloak\""),
+    ({"enroll": {"fx-web": {"needs": ["postgres"]}}}, "",
+     "A definition for option `services.ccci.enroll.fx-web.needs.\"[definition 1-entry 1]\"' is not of type"),
+    ({"enroll": {"fx-web": {"timeout": 0}}}, "",
+     "A definition for option `services.ccci.enroll.fx-web.timeout' is not of type `positive integer"),
+    ({"ingress": "proxy"}, "",
+     "A definition for option `services.ccci.ingress' is not of type `one of \"domain\", \"host-port\"'"),
+    ({"infra": {"kc": {"stateful": True}}}, "",
+     "The option `services.ccci.infra.kc.domain' was accessed but has no value defined"),
+    ({"bridge": {"enable": True}}, "",
+     "The option `services.ccci.bridge.settings.drone' was accessed but has no value defined"),
+    ({"keepRuns": -1}, "",
+     "A definition for option `services.ccci.keepRuns' is not of type `positive integer"),
+    ({"infra": {"kc": {"domain": "sso.example.org", "health": {"status": []}}}}, "",
+     "A definition for option `services.ccci.infra.kc.health.status' is not of type `non-empty (list of signed integer)'"),
+    # The NixOS side is strict too: a unit attribute NixOS does not have.
+    ({}, 'systemd.services.ccci-nightly.serviceConfg.Nice = 5;',
+     "The option `systemd.services.ccci-nightly.serviceConfg' does not exist"),
+]
+
+
+@pytest.mark.parametrize(("ccci", "extra", "message"), OPTION_ERRORS)
+def test_a_misconfiguration_is_an_option_error(
+    nix_env: dict[str, str], nixlib: Path, ccci: dict, extra: str, message: str
+) -> None:
+    result = evaluation(nix_env, nixlib, host_expr({**MINIMAL, **ccci}, extra))
+    assert result.returncode != 0, result.stdout
+    assert message in result.stderr
+
+
+# (services.ccci settings, raw Nix, abra in nixpkgs, the one failed assertion)
+ASSERTIONS = [
+    ({"keycloak": {"url": "https://sso.example.org", "adminPasswordFile": "/nix/store/x-pw"}}, "", True,
+     'services.ccci.keycloak.adminPasswordFile: "/nix/store/x-pw" must be an absolute path to a file outside the Nix store'),
+    ({"alerts": {"pushUrl": "https://ntfy.example.org/x", "tokenFile": "run/secrets/t"}}, "", True,
+     'services.ccci.alerts.tokenFile: "run/secrets/t" must be an absolute path'),
+    ({"bridge": {"enable": True, "settings": {
+        "forge": {"kind": "gitea", "url": "https://git.example.org", "tokenFile": "/run/secrets/ft",
+                  "webhookSecretFile": "/nix/store/y-ws"},
+        "drone": {"url": "https://drone.example.org", "tokenFile": "/run/secrets/dt", "repo": "ci/ccci"},
+        "repos": {"coop-cloud/custom-html": "custom-html"}}}}, "", True,
+     'services.ccci.bridge.settings.forge.webhookSecretFile: "/nix/store/y-ws" must be an absolute path'),
+    ({"enroll": {"fx-sso": {"needs": ["keycloak"]}}}, "", True,
+     'services.ccci.enroll.fx-sso.needs: ["keycloak"] requires services.ccci.keycloak to be set'),
+    ({"dockerPrune": {"flags": ["--all", "--volumes"]}}, "", True,
+     "virtualisation.docker.autoPrune must never prune volumes on a ccci host"),
+    ({}, 'virtualisation.docker.autoPrune.flags = [ "--volumes=true" ];', True,
+     "virtualisation.docker.autoPrune must never prune volumes on a ccci host"),
+    ({}, "", False,
+     "services.ccci.abraPackage is null: this nixpkgs has no `abra`. Set services.ccci.abraPackage"),
+    ({}, 'services.ccci.packages.run = { type = "derivation"; name = "ccci-run"; outPath = "/nix/store/2-ccci-run"; '
+         'meta.mainProgram = "ccci-run"; abra = { outPath = "/nix/store/3-abra"; }; };', True,
+     "services.ccci.packages.run was built with another abra than services.ccci.abraPackage"),
+]
+
+
+@pytest.mark.parametrize(("ccci", "extra", "with_abra", "message"), ASSERTIONS)
+def test_a_misconfiguration_fails_one_assertion(
+    nix_env: dict[str, str], nixlib: Path, ccci: dict, extra: str, with_abra: bool, message: str
+) -> None:
+    out = evaluate(nix_env, nixlib, host_expr({**MINIMAL, **ccci}, extra), with_abra)
+    assert len(out["failed"]) == 1, out["failed"]
+    assert out["failed"][0].startswith(message), out["failed"][0]
+    assert out["result"] is None
+
+
+def test_the_fix_evaluates(nix_env: dict[str, str], nixlib: Path) -> None:
+    # The first misconfiguration, corrected: the error was the typo only.
+    out = rendered(nix_env, nixlib, host_expr({**MINIMAL, "enroll": {"fx-web": {"canonical": True}}}))
+    assert out["config"]["recipes"]["fx-web"]["canonical"] is True
