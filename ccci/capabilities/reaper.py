@@ -50,9 +50,9 @@ class Reaped:
         return [*self.stacks, *self.abra_dirs, *self.realms]
 
 
-def run_stack(name: str, base: Domain) -> tuple[str, str] | None:
-    """(run id, stack) when `name` is a cold run's stack under `base`, or an
-    object named with that stack as prefix (abra's secrets); else None."""
+def run_stack(name: str, base: Domain, *, prefix: bool = False) -> tuple[str, str] | None:
+    """(run id, stack) when `name` is a cold run's stack under `base` (with
+    `prefix`: or a name that starts with it, like abra's secrets); else None."""
     label = name.split("_", 1)[0]
     if label.startswith(CANONICAL_PREFIX):
         return None
@@ -61,7 +61,7 @@ def run_stack(name: str, base: Domain) -> tuple[str, str] | None:
         stack = stack_name(cold_domain(RecipeName.parse(head), RunId.parse(run), base))
     except BadInput:
         return None
-    if name == stack or name.startswith(f"{stack}_"):
+    if name == stack or (prefix and name.startswith(f"{stack}_")):
         return run, stack
     return None
 
@@ -81,8 +81,9 @@ def run_stacks(config: Config, client: docker.DockerClient) -> dict[str, str]:
     """Every cold run's stack with anything left on the engine: stack → run id."""
     protected = _protected(config)
     found = {}
-    for name in engine.labelled_names(client):
-        hit = run_stack(name, config.domain)
+    hits = [run_stack(name, config.domain) for name in engine.namespaces(client)]
+    hits += [run_stack(name, config.domain, prefix=True) for name in engine.secret_and_config_names(client)]
+    for hit in hits:
         if hit is not None and hit[1] not in protected:
             found[hit[1]] = hit[0]
     return found

@@ -127,13 +127,18 @@ def summary_line(result: RunResult) -> str:
     verdict = "GREEN" if exit_code(result) == 0 else "RED"
     parts = [f"{verdict} {result.mode.value} run of {result.recipe} in {result.seconds:.1f}s"]
     if verdict == "RED":
-        parts.append(result.reason or result.promotion or "teardown failed")
+        parts.append(_one_line(result.reason) or _one_line(result.promotion) or "teardown failed")
     if result.mode is Mode.COLD:
-        parts.append(result.promotion or "nothing promoted (the recipe keeps no canonical)")
+        kept = _one_line(result.promotion) or _one_line(result.note)
+        parts.append(kept or "nothing promoted (the recipe keeps no canonical)")
     else:
-        parts.append(result.note or "canonical left as it was")
+        parts.append(_one_line(result.note) or "canonical left as it was")
     parts.append(f"artifacts: {result.artifacts}")
     return "; ".join(parts)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 CONVERTER = cattrs.Converter()

@@ -55,26 +55,23 @@ def wait_ready(client: docker.DockerClient, timeout: float, poll: float = 1.0) -
         time.sleep(poll)
 
 
-def labelled_names(client: docker.DockerClient) -> set[str]:
-    """Every stack namespace on the engine, and every secret's and config's name.
-
-    abra's secrets carry no label, only their stack as a name prefix, so the
-    names are listed too; the caller decides which belong to whom.
-    """
+def namespaces(client: docker.DockerClient) -> set[str]:
+    """Every stack namespace that labels anything on the engine."""
     api = client.api
-    found: set[str] = set()
     labelled = [
         *(s.attrs["Spec"].get("Labels") or {} for s in client.services.list()),
         *(c.get("Labels") or {} for c in api.containers(all=True)),
         *(v.get("Labels") or {} for v in (api.volumes()["Volumes"] or [])),
         *(n.get("Labels") or {} for n in api.networks()),
+        *(o["Spec"].get("Labels") or {} for o in [*api.secrets(), *api.configs()]),
     ]
-    for objects in (api.secrets(), api.configs()):
-        for item in objects:
-            labelled.append(item["Spec"].get("Labels") or {})
-            found.add(item["Spec"]["Name"])
-    found |= {labels[NAMESPACE] for labels in labelled if labels.get(NAMESPACE)}
-    return found
+    return {labels[NAMESPACE] for labels in labelled if labels.get(NAMESPACE)}
+
+
+def secret_and_config_names(client: docker.DockerClient) -> set[str]:
+    """abra's secrets carry no label, only their stack as a name prefix."""
+    api = client.api
+    return {o["Spec"]["Name"] for o in [*api.secrets(), *api.configs()]}
 
 
 @attrs.frozen
