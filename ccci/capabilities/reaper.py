@@ -132,8 +132,10 @@ def reap(
             break
         if dead(run):
             log.info("reap: removing stack %s (run %s is not live)", stack, run)
-            if engine.Stack(client, stack).remove_leftovers():
-                reaped.stacks.append(stack)
+            left = engine.Stack(client, stack).clear()
+            reaped.stacks.append(stack)
+            if left:
+                log.warning("reap: %s still has %s; the next sweep tries again", stack, left)
     for path, run in sorted(run_abra_dirs(config).items()):
         if dead(run):
             log.info("reap: removing ABRA_DIR %s (run %s is not live)", path, run)

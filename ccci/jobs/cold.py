@@ -335,22 +335,8 @@ class ColdRun:
         abra_left = app.stack.leftovers()
         if abra_left:
             notes.append(f"abra left {abra_left}; removed by ccci")
-            self._remove_leftovers()
         with app.waiting():
-            return self._settled_leftovers()
-
-    def _remove_leftovers(self) -> None:
-        if not self.app.stack.remove_leftovers():
-            raise engine.EngineError("the engine could not be asked what is left")
-
-    def _settled_leftovers(self) -> dict[str, list[str]]:
-        deadline = time.monotonic() + 30
-        while True:
-            left = self.app.stack.leftovers()
-            if not left or time.monotonic() > deadline:
-                return left
-            self._remove_leftovers()
-            time.sleep(1)
+            return app.stack.clear()
 
     def _quiet(self, action: Callable[[Domain], proc.Completed], notes: list[str]) -> None:
         try:

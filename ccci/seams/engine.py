@@ -261,6 +261,19 @@ class Stack:
             return False
         return True
 
+    def clear(self, settle: float = 30) -> dict[str, list[str]]:
+        """Remove everything of the stack, again until nothing is left or `settle`
+        seconds passed (a network frees only once its last task is gone); what is
+        still there. Raises EngineError when the engine cannot be asked."""
+        deadline = time.monotonic() + settle
+        while True:
+            left = self.leftovers()
+            if not left or time.monotonic() > deadline:
+                return left
+            if not self.remove_leftovers():
+                raise EngineError(f"stack {self.name}: the engine could not be asked what is left")
+            time.sleep(1)
+
     # -- evidence for a red run -------------------------------------------------
 
     def service_logs(self, service: Service, tail: int = 2000) -> str:
