@@ -189,5 +189,7 @@ def test_a_quick_run_at_an_unknown_ref_changes_nothing(warm):
     runs_before = sorted(p.name for p in (warm.state / "runs").iterdir())
     code, result, err = warm.run("quick", "fx-web", "no-such-branch")
     assert code == 2 and result == {} and "not in the recipe's repository" in err
+    lines = err.strip().splitlines()  # only the refusal: no run id, no progress
+    assert len(lines) == 1 and lines[0].startswith("ccci-quick: "), err
     assert (warm.canonical_dir / "canonical.json").read_bytes() == record_bytes
     assert sorted(p.name for p in (warm.state / "runs").iterdir()) == runs_before
