@@ -1,18 +1,22 @@
-"""An app under test: what the cold and quick runs share.
+"""An app under test: the object cold runs, quick runs and promotion use.
 
 One app (its domain, stack and ABRA_DIR), the recipe checkout it deploys from,
 the target it deploys, and the checks that tell whether it is up: deploy by
 release tag or by --chaos for any other commit, wait for convergence and an
 HTTP answer, write and read data markers in the backed-up volume, run the
 generic, overlay and recipe test suites, and keep the evidence of a failure
-before anything is torn down. Also the run-wide signal handling: SIGINT and
-SIGTERM become `Interrupted`, and teardown runs with them held.
+before anything is torn down. Jobs hold one and call its public methods; it
+knows nothing of run results beyond the one stage it is asked to time
+(`run_stage`). Signal handling lives in `ccci.capabilities.signals`.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,7 +31,7 @@ from ccci.seams.abra import Abra
 from ccci.pure.config import Config, Ingress
 from ccci.pure.names import BadInput, Domain, RecipeName, Ref, stack_name
 from ccci.capabilities.recipe import Checkout
-from ccci.pure.results import RunResult, StageResult, Status
+from ccci.pure.results import AbraIdentity, RunResult, StageResult, Status
 from ccci.pure.versions import Release, previous
 
 log = logging.getLogger("ccci")
@@ -59,6 +63,17 @@ class Target:
         return self.release.tag if self.release else self.commit[:8]
 
 
+@functools.cache
+def abra_identity(binary: str) -> AbraIdentity:
+    """Which abra `binary` is, from its path and what `abra --version` prints."""
+    path = os.path.realpath(shutil.which(binary) or binary)
+    try:
+        output = proc.run([path, "--version"], tty=True, timeout=30, check=False).output
+    except proc.CommandError as error:  # missing or not executable: say so, guess nothing
+        output = error.why
+    return AbraIdentity.judge(path, output)
+
+
 def resolve_target(checkout: Checkout, ref: Ref | None, recipe: RecipeName) -> Target:
     """`ref`, or the newest release without one; and where an upgrade starts."""
     all_releases = checkout.releases()
@@ -75,7 +90,7 @@ def resolve_target(checkout: Checkout, ref: Ref | None, recipe: RecipeName) -> T
 
 
 class AppUnderTest:
-    """Shared state and steps of a run that deploys and tests one app."""
+    """One app a job deploys and tests; see the module docstring."""
 
     def __init__(
         self,
@@ -84,7 +99,6 @@ class AppUnderTest:
         domain: Domain,
         abra_dir: Path,
         folder: Path,
-        result: RunResult,
         client: docker.DockerClient | None = None,
     ):
         self.config = config
@@ -99,7 +113,7 @@ class AppUnderTest:
         self.stack = engine.Stack(self.client, self.stack_name)
         self.checkout: Checkout | None = None
         self.target: Target | None = None
-        self.result = result
+        self.wait_seconds = 0.0  # waiting on the engine and the app (see `waiting`)
         self.sso: realms.RealmLease | None = None
         self._leases = ExitStack()
 
@@ -125,8 +139,12 @@ class AppUnderTest:
             log.info("sso: realm %s deleted", self.sso.realm.value)
         return ""
 
-    def run_stage(self, name: str, action: Callable[[], str]) -> StageResult:
-        """Run one stage, time it, and turn its failure into a reason."""
+    def run_stage(self, result: RunResult, name: str, action: Callable[[], str]) -> StageResult:
+        """Run one stage, time it, record it in `result`, and turn its failure into a reason.
+
+        Any error fails the stage (an engine that went away mid-stage too), so
+        the stage that was running is always in the result.
+        """
         log.info("stage %s: started", name)
         began = time.monotonic()
         try:
@@ -134,37 +152,41 @@ class AppUnderTest:
             outcome = StageResult(name, Status.PASSED, time.monotonic() - began, tests=note)
         except Skip as skip:
             outcome = StageResult(name, Status.SKIPPED, time.monotonic() - began, str(skip))
-        except (StageFailed, health.NotHealthy, engine.EngineError, proc.CommandError) as error:
-            reason = proc.describe(error)
+        except Exception as error:
+            known = (StageFailed, health.NotHealthy, engine.EngineError, proc.CommandError)
+            reason = proc.describe(error) if isinstance(error, known) else f"{type(error).__name__}: {error}"
             outcome = StageResult(name, Status.FAILED, time.monotonic() - began, reason)
-            self.result.reason = f"{name}: {reason}"
-            self._keep_evidence()
-        self.result.stages.append(outcome)
+            result.reason = f"{name}: {reason}"
+            self.keep_evidence()
+        result.stages.append(outcome)
         log.info(
             "stage %s: %s in %.1fs%s", name, outcome.status.value, outcome.seconds,
             f" ({outcome.reason})" if outcome.reason else "",
         )
         return outcome
 
-    def _ensure_app(self) -> None:
+    # -- deploying -------------------------------------------------------------
+
+    def ensure_app(self) -> None:
+        """`app new` and its secrets, unless abra already knows the app."""
         if self.abra.env_file(self.domain).exists():
             return
         assert self.target is not None
         if self.target.release is not None:
             self.abra.app_new(self.recipe, self.domain, self.target.release.tag)
         else:
-            self._checkout_target()
+            self.checkout_target()
             self.abra.app_new(self.recipe, self.domain, None, chaos=True)
         self.abra.secret_generate(self.domain)
 
-    def _checkout_target(self) -> None:
+    def checkout_target(self) -> None:
         assert self.checkout is not None and self.target is not None
         self.checkout.checkout(self.target.commit)
 
-    def _deployed(self) -> bool:
+    def deployed(self) -> bool:
         return bool(self.stack.services())
 
-    def _deploy_target(self, *, upgrade: bool) -> None:
+    def deploy_target(self, *, upgrade: bool) -> None:
         """Deploy (or upgrade to) the target, then wait until it is up."""
         assert self.target is not None
         since = utc_now_iso()
@@ -174,47 +196,55 @@ class AppUnderTest:
             else:
                 self.abra.deploy(self.domain, self.target.release.tag)
         else:
-            self._checkout_target()
+            self.checkout_target()
             self.abra.deploy(self.domain, chaos=True, force=upgrade)
-        self._wait_up(since)
+        self.wait_up(since)
+
+    def deploy_release(self, version: str, *, force: bool = False) -> None:
+        """Deploy a release by its tag, then wait until it is up."""
+        since = utc_now_iso()
+        self.abra.deploy(self.domain, version, force=force)
+        self.wait_up(since)
 
     @contextmanager
-    def _waiting(self) -> Iterator[None]:
+    def waiting(self) -> Iterator[None]:
         """Time spent waiting on the engine and the app counts as outside time."""
         began = time.monotonic()
         try:
             yield
         finally:
-            self.result.wait_seconds += time.monotonic() - began
+            self.wait_seconds += time.monotonic() - began
 
-    def _wait_up(self, since: str) -> None:
+    def wait_up(self, since: str) -> None:
         timeouts = self.config.timeouts
-        with self._waiting():
+        with self.waiting():
             health.wait_converged(self.stack, timeouts.converge, started_iso=since)
-            health.wait_http(self._endpoint(), timeouts.http)
+            health.wait_http(self.endpoint(), timeouts.http)
 
-    def _endpoint(self) -> health.Endpoint:
+    def wait_gone(self) -> bool:
+        with self.waiting():
+            return self.stack.wait_gone(self.config.timeouts.undeploy)
+
+    def endpoint(self) -> health.Endpoint:
         if self.config.ingress is Ingress.HOST_PORT:
             port = self.stack.published_port("app")
             return health.Endpoint(f"http://127.0.0.1:{port}", self.domain.value)
         return health.Endpoint(f"https://{self.domain.value}", self.domain.value)
 
-    def _ensure_target_up(self) -> None:
-        self._ensure_app()
-        if not self._deployed():
-            self._deploy_target(upgrade=False)
+    def ensure_target_up(self) -> None:
+        self.ensure_app()
+        if not self.deployed():
+            self.deploy_target(upgrade=False)
 
-    def _undeploy_fresh(self) -> None:
+    def undeploy_fresh(self) -> None:
         """Back to nothing deployed and no data: the upgrade starts from scratch."""
-        if self._deployed():
+        if self.deployed():
             try:
                 self.abra.undeploy(self.domain)
                 complaint = None
             except proc.CommandError as error:
                 complaint = error  # judged by what is left, below
-            with self._waiting():
-                gone = self.stack.wait_gone(self.config.timeouts.undeploy)
-            if not gone:
+            if not self.wait_gone():
                 raise complaint or StageFailed(f"stack {self.stack_name} did not go away after undeploy")
             if complaint is not None:
                 # Swarm sometimes refuses to drop a network a leaving task still
@@ -223,9 +253,20 @@ class AppUnderTest:
         if self.stack.leftovers().get("volumes"):
             self.abra.volume_remove(self.domain)
 
+    def undeploy_keep(self) -> None:
+        """Undeploy and wait; volumes stay. If abra fails, the services are removed directly."""
+        if self.deployed():
+            try:
+                self.abra.undeploy(self.domain)
+            except Exception as error:  # abra failed: take the services down ourselves
+                log.warning("abra undeploy failed (%s); removing the services directly", error)
+                self.stack.remove_services()
+        if not self.wait_gone():
+            raise StageFailed(f"{self.stack_name} did not go away after undeploy")
+
     # -- data markers (backup, restore, upgrade) ---------------------------------
 
-    def _data_service(self) -> tuple[str, str]:
+    def data_service(self) -> tuple[str, str]:
         """The first service backupbot backs up, and its first backup path."""
         for service in self.stack.services():
             labels = service.attrs["Spec"].get("Labels") or {}
@@ -237,19 +278,19 @@ class AppUnderTest:
             f"{BACKUP_PATH_LABEL}: there is nothing to back up"
         )
 
-    def _write_marker(self, value: str) -> None:
-        service, path = self._data_service()
+    def write_marker(self, value: str) -> None:
+        service, path = self.data_service()
         self.stack.exec(service, ["sh", "-c", 'printf %s "$1" > "$2"', "sh", value, f"{path}/{MARKER}"])
 
-    def _read_marker(self) -> str:
-        service, path = self._data_service()
+    def read_marker(self) -> str:
+        service, path = self.data_service()
         return self.stack.exec(service, ["cat", f"{path}/{MARKER}"])
 
     # -- stages --------------------------------------------------------------------
 
-    def _suites(self, stage: str, recipe_tests: Path | None = None) -> str:
+    def suites(self, stage: str, recipe_tests: Path | None = None) -> str:
         assert self.target is not None
-        endpoint = self._endpoint()
+        endpoint = self.endpoint()
         env = {
             "CCCI_URL": endpoint.url,
             "CCCI_DOMAIN": self.domain.value,
@@ -283,7 +324,7 @@ class AppUnderTest:
 
     # -- evidence and teardown -------------------------------------------------------
 
-    def _keep_evidence(self) -> None:
+    def keep_evidence(self) -> None:
         """Every service's logs and the task states, before teardown erases them."""
         folder = self.folder / "failure"
         if folder.exists():

@@ -10,15 +10,17 @@ A second run on the same app waits for the first (up to timeouts.lock).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 from ccci.pure import config as config_mod
-from ccci.capabilities import capacity
 from ccci.pure import results
 from ccci.entry.common import Parser, guarded, setup_logging
 from ccci.pure.names import BadInput, RecipeName, Ref
-from ccci.jobs.quick import QuickRun
+from ccci.jobs.quick import QuickRun, run_quick
+
+log = logging.getLogger("ccci")
 
 
 def parser() -> Parser:
@@ -41,16 +43,17 @@ def _main(argv: list[str] | None) -> int:
     run = QuickRun(config, recipe, ref)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:
-        with capacity.admitted(config, f"quick run {run.run_id} of {recipe} at {ref}"):
-            result = run.execute()
+        result = run_quick(config, run)
     except BadInput:
         raise  # refused input: one line on stderr, nothing on stdout
     except BaseException:
         if run.result.stages:
             print(results.to_json(run.result))
+            log.info("%s", results.summary_line(run.result))
         raise
     print(results.to_json(result))
-    return 0 if result.status is results.Status.PASSED else 1
+    log.info("%s", results.summary_line(result))
+    return results.exit_code(result)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,10 @@ import sys
 from pathlib import Path
 
 from ccci.pure import config as config_mod
-from ccci.capabilities import capacity
 from ccci.pure import results
-from ccci.jobs.cold import ColdRequest, ColdRun
+from ccci.jobs.cold import ColdRequest, ColdRun, run_cold
 from ccci.entry.common import Parser, guarded, setup_logging
 from ccci.pure.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
-from ccci.jobs.promote import PromotionFailed, promote, should_promote
 from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
@@ -56,41 +54,19 @@ def _main(argv: list[str] | None) -> int:
     run = ColdRun(config, request)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:
-        with capacity.admitted(config, f"cold run {run.run_id} of {request.recipe}"):
-            result = run.execute()
-            code = 0 if result.status is results.Status.PASSED else 1
-            code = _maybe_promote(config, request, run, result) or code
+        result = run_cold(config, run)
     except BadInput:
         raise  # refused input: one line on stderr, nothing on stdout
     except BaseException:
         if run.result.stages or run.result.teardown.status is not results.Status.SKIPPED:
             print(results.to_json(run.result))  # an interrupted run still reports
+            log.info("%s", results.summary_line(run.result))
         raise
-    write_atomic(run.folder / "result.json", results.to_json(result))
     if args.result_file is not None:
         write_atomic(args.result_file, results.to_json(result))
     print(results.to_json(result))
-    if code:
-        log.info("RED: %s (artifacts: %s)", result.reason or result.promotion, result.artifacts)
-    else:
-        log.info("GREEN in %.1fs%s (artifacts: %s)", result.seconds,
-                 f", {result.promotion}" if result.promotion else "", result.artifacts)
-    return code
-
-
-def _maybe_promote(config, request: ColdRequest, run: ColdRun, result: results.RunResult) -> int:
-    """Promote when the run earned it (inside the run's slot); 1 if that failed."""
-    eligible, why = should_promote(config, result, request.stages)
-    if eligible:
-        try:
-            record = promote(config, request.recipe, run.client, run.folder / "promotion")
-            result.promotion = f"promoted {record.version}"
-        except PromotionFailed as error:
-            result.promotion = f"failed: {error}"
-            return 1
-    elif config.enrolled(request.recipe) and config.settings_for(request.recipe).canonical:
-        result.promotion = f"not promoted: {why}"
-    return 0
+    log.info("%s", results.summary_line(result))
+    return results.exit_code(result)
 
 
 if __name__ == "__main__":

@@ -4,19 +4,15 @@ import os
 import urllib.error
 import urllib.request
 
-import docker
+from ccci.seams import engine
 
 
 def test_every_service_runs_all_its_replicas():
-    client = docker.from_env()
     stack = os.environ["CCCI_STACK"]
-    services = client.services.list(filters={"label": f"com.docker.stack.namespace={stack}"})
-    assert services, f"stack {stack} has no services"
-    for service in services:
-        spec = service.attrs["Spec"]
-        want = (spec.get("Mode", {}).get("Replicated") or {}).get("Replicas", 1)
-        running = [t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"]
-        assert len(running) == want, f"{service.name}: {len(running)}/{want} running"
+    replicas = engine.Stack(engine.connect(), stack).replicas()
+    assert replicas, f"stack {stack} has no services"
+    for service, (running, want) in replicas.items():
+        assert running == want, f"{service}: {running}/{want} running"
 
 
 def test_app_answers_http():

@@ -7,6 +7,12 @@ brings the app into the state it needs, so any subset can be asked for. After
 a stage fails the rest are skipped. Teardown always runs (on success, failure,
 exception, SIGINT and SIGTERM) and is itself checked: after it, nothing
 labelled with the run's stack is left on the engine and its ABRA_DIR is gone.
+Teardown never raises: if the Docker engine goes away, it waits for it to
+come back (up to `timeouts.engine_back`) and tears down as usual; if it does
+not come back, the result says so (leftovers unknown, the run's labels) and
+the reaper (`ccci.capabilities.reaper`) removes what is left later.
+`run_cold` is the job ccci-run calls: admission, the run, then promotion
+when the run earned it.
 """
 
 from __future__ import annotations
@@ -20,24 +26,19 @@ from collections.abc import Callable
 import attrs
 import docker
 
-from ccci.seams import proc
-from ccci.pure import results
-from ccci.capabilities.app import (
-    AppUnderTest,
-    Skip,
-    StageFailed,
-    resolve_target,
-    utc_now_iso,
-)
+from ccci.capabilities import artifacts, capacity, progress, reaper
+from ccci.capabilities.app import AppUnderTest, Skip, StageFailed, abra_identity, resolve_target, utc_now_iso
+from ccci.capabilities.recipe import Checkout
+from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
+from ccci.jobs import promote
 from ccci.pure.config import Config
 from ccci.pure.names import BadInput, Domain, RecipeName, Ref, RunId, Stage, cold_domain
-from ccci.capabilities.recipe import Checkout
 from ccci.pure.results import Mode, RunResult, StageResult, Status
-from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
-from ccci.seams.files import write_atomic
-from ccci.capabilities import artifacts
+from ccci.seams import engine, proc
 
 log = logging.getLogger("ccci")
+
+TEARDOWN_ATTEMPTS = 3
 
 
 @attrs.frozen
@@ -47,7 +48,27 @@ class ColdRequest:
     stages: tuple[Stage, ...]
 
 
-class ColdRun(AppUnderTest):
+def run_cold(config: Config, run: ColdRun) -> RunResult:
+    """ccci-run's job: a run slot, the run, then promotion if the run earned it.
+
+    The promotion runs inside the run's slot; the result (with what the
+    promotion did) is written to the run's folder again afterwards.
+    """
+    with capacity.admitted(config, f"cold run {run.run_id} of {run.request.recipe}"):
+        result = run.execute()
+        promote.promote_if_earned(config, run.request.stages, result, run.app.client, run.folder / "promotion")
+    artifacts.write_result(run.folder, result)
+    return result
+
+
+def git_errors(output: str) -> str:
+    """git's own error lines (`fatal:`, `error:`), not its generic hints."""
+    lines = [line.strip() for line in output.splitlines()]
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return " | ".join(errors or [line for line in lines if line][-1:])
+
+
+class ColdRun:
     """One cold run. `execute()` returns its result; it never raises for a red run."""
 
     def __init__(
@@ -58,26 +79,17 @@ class ColdRun(AppUnderTest):
         run_id: RunId | None = None,
         client: docker.DockerClient | None = None,
     ):
+        self.config = config
         self.request = request
         self.run_id = run_id or RunId.new()
         domain = cold_domain(request.recipe, self.run_id, config.domain)
-        folder = config.state / "runs" / f"{request.recipe.value}-{self.run_id.value}"
-        result = RunResult(
-            recipe=request.recipe.value,
-            ref=request.ref.value if request.ref else None,
-            mode=Mode.COLD,
-            run_id=self.run_id.value,
-            domain=domain.value,
-            stack="",
-            artifacts=str(folder),
+        self.result, self.folder = artifacts.new_result(
+            config, request.recipe, self.run_id, domain, Mode.COLD, request.ref,
         )
-        super().__init__(
-            config, request.recipe, domain, config.state / "abra" / self.run_id.value,
-            folder, result, client,
+        self.app = AppUnderTest(
+            config, request.recipe, domain, config.state / "abra" / self.run_id.value, self.folder, client,
         )
-        result.stack = self.stack_name
         self.marker: str | None = None  # what the backup stage wrote before backing up
-        self._bad_input = False
 
     # -- the run ---------------------------------------------------------------
 
@@ -87,54 +99,70 @@ class ColdRun(AppUnderTest):
 
     def _execute(self) -> RunResult:
         started = time.monotonic()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        log.info("run %s: %s cold at %s", self.run_id, self.request.recipe, self.domain)
+        app = self.app
+        refused = False
         try:
-            self._prepare()
-            # Only a run whose input held up may touch Keycloak or clear old run folders.
+            try:
+                with progress.held_until_accepted():
+                    log.info("run %s: %s cold at %s", self.run_id, self.request.recipe, app.domain)
+                    self.result.abra = abra_identity(self.config.abra)
+                    log.info("abra: %s", self.result.abra)
+                    self._prepare()
+            except BadInput:
+                refused = True
+                raise
+            # Only a run whose input held up may touch Keycloak, reap or clear old run folders.
+            self.folder.mkdir(parents=True, exist_ok=True)
             artifacts.prune_runs(self.config.state / "runs", self.config.keep_runs, keep=self.folder)
-            self.open_sso(self.run_id.value)
+            reaper.reap_at_start(self.config, app.client, self.run_id, self.request.recipe)
+            app.open_sso(self.run_id.value)
             self._stages()
         except Interrupted as stop:
             self.result.reason = str(stop)
             self._skip_rest(str(stop))
-            self._keep_evidence()
+            app.keep_evidence()
             raise
         except BadInput:
-            self._bad_input = True
             raise
         except Exception as error:  # a bug or an engine failure: still tear down
             self.result.reason = self.result.reason or f"{type(error).__name__}: {error}"
-            self._keep_evidence()
+            app.keep_evidence()
         finally:
-            with signals_deferred():
-                self._teardown()
-                self.result.seconds = time.monotonic() - started
-                self.result.call_seconds = self.calls.seconds
-                if self._bad_input:  # refused input leaves nothing behind, not even a folder
-                    shutil.rmtree(self.folder, ignore_errors=True)
-                else:
-                    self._finish()
+            if refused:  # nothing reached the engine yet; refused input leaves nothing behind
+                shutil.rmtree(app.abra_dir, ignore_errors=True)
+                artifacts.remove_folder(self.folder)
+            else:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._close(started)
         return self.result
 
+    def _close(self, started: float) -> None:
+        with signals_deferred():
+            self._teardown()
+            self.result.seconds = time.monotonic() - started
+            self.result.call_seconds = self.app.calls.seconds
+            self.result.wait_seconds = self.app.wait_seconds
+            self._finish()
+
     def _prepare(self) -> None:
+        app = self.app
         url = self.config.recipe_url(self.request.recipe)
         log.info("cloning %s", url)
         try:
-            self.checkout = Checkout.clone(url, self.abra.recipe_dir(self.request.recipe), self.calls)
+            app.checkout = Checkout.clone(url, app.abra.recipe_dir(self.request.recipe), app.calls)
         except proc.CommandError as error:
             raise BadInput(
-                f"cannot clone recipe {self.request.recipe} from {url}: {error.last_lines(2)}"
+                f"cannot clone recipe {self.request.recipe} from {url}: {git_errors(error.output)}"
             ) from None
-        self.target = resolve_target(self.checkout, self.request.ref, self.request.recipe)
-        self.result.commit = self.target.commit
-        self.result.to_version = self.target.version
-        self.result.from_version = self.target.start.tag if self.target.start else None
+        app.target = resolve_target(app.checkout, self.request.ref, self.request.recipe)
+        self.result.commit = app.target.commit
+        self.result.to_version = app.target.version
+        self.result.from_version = app.target.start.tag if app.target.start else None
         log.info(
             "target %s (commit %s); upgrade starts from %s",
-            self.target.version, self.target.commit[:12], self.result.from_version or "nothing",
+            app.target.version, app.target.commit[:12], self.result.from_version or "nothing",
         )
-        self.abra.server_add_local()
+        app.abra.server_add_local()
 
     def _stages(self) -> None:
         actions: dict[Stage, Callable[[], str]] = {
@@ -150,7 +178,7 @@ class ColdRun(AppUnderTest):
                     StageResult(stage.value, Status.SKIPPED, 0.0, "an earlier stage failed")
                 )
                 continue
-            self.run_stage(stage.value, actions[stage])
+            self.app.run_stage(self.result, stage.value, actions[stage])
 
     def _skip_rest(self, why: str) -> None:
         done = {s.name for s in self.result.stages}
@@ -161,55 +189,56 @@ class ColdRun(AppUnderTest):
     # -- stages --------------------------------------------------------------------
 
     def install(self) -> str:
-        assert self.checkout is not None and self.target is not None
-        self._checkout_target()
-        report = self.abra.lint(self.request.recipe)
+        app = self.app
+        app.checkout_target()
+        report = app.abra.lint(self.request.recipe)
         if report.errors:
             raise StageFailed(
                 "abra recipe lint: " + "; ".join(f"{r.ref} {r.rule}" for r in report.errors)
             )
-        self._ensure_app()
-        if self._deployed():
-            self._undeploy_fresh()
-        self._deploy_target(upgrade=False)
-        return self._suites("install")
+        app.ensure_app()
+        if app.deployed():
+            app.undeploy_fresh()
+        app.deploy_target(upgrade=False)
+        return app.suites("install")
 
     def upgrade(self) -> str:
-        assert self.target is not None
-        start = self.target.start
+        app = self.app
+        assert app.target is not None
+        start = app.target.start
         if start is None:
             raise Skip("the recipe has no earlier release to upgrade from")
-        self._ensure_app()
-        self._undeploy_fresh()
-        since = utc_now_iso()
-        self.abra.deploy(self.domain, start.tag)
-        self._wait_up(since)
+        app.ensure_app()
+        app.undeploy_fresh()
+        app.deploy_release(start.tag)
         self.result.from_version = start.tag
         value = f"upgrade-{secrets.token_hex(8)}"
-        self._write_marker(value)
-        self._deploy_target(upgrade=True)
-        kept = self._read_marker()
+        app.write_marker(value)
+        app.deploy_target(upgrade=True)
+        kept = app.read_marker()
         if kept != value:
             raise StageFailed(f"data written on {start.tag} did not survive the upgrade: {kept!r}")
-        return self._suites("upgrade")
+        return app.suites("upgrade")
 
     def backup(self) -> str:
-        self._ensure_target_up()
+        app = self.app
+        app.ensure_target_up()
         self.marker = f"backup-{secrets.token_hex(8)}"
-        self._write_marker(self.marker)
-        done = self.abra.backup_create(self.domain)
+        app.write_marker(self.marker)
+        done = app.abra.backup_create(app.domain)
         log.info("backup: %s", done.output.strip().splitlines()[-1:] or "done")
         return "marker written, backup created"
 
     def restore(self) -> str:
+        app = self.app
         if self.marker is None:  # restore asked for alone: it needs a backup to restore
             self.backup()
         assert self.marker is not None
-        self._write_marker(f"changed-{secrets.token_hex(8)}")
+        app.write_marker(f"changed-{secrets.token_hex(8)}")
         since = utc_now_iso()
-        self.abra.restore(self.domain)
-        self._wait_up(since)
-        back = self._read_marker()
+        app.abra.restore(app.domain)
+        app.wait_up(since)
+        back = app.read_marker()
         if back != self.marker:
             raise StageFailed(
                 f"restore did not bring the backed-up data back: read {back!r}, "
@@ -218,54 +247,100 @@ class ColdRun(AppUnderTest):
         return "marker restored exactly"
 
     def custom(self) -> str:
-        assert self.checkout is not None
-        self._ensure_target_up()
-        return self._suites("custom", recipe_tests=self.checkout.tests_dir())
+        app = self.app
+        assert app.checkout is not None
+        app.ensure_target_up()
+        return app.suites("custom", recipe_tests=app.checkout.tests_dir())
+
+    # -- teardown --------------------------------------------------------------------
 
     def _teardown(self) -> None:
+        """Everything of the run removed and checked; never raises (see the module docstring)."""
         began = time.monotonic()
-        notes: list[str] = [note for note in [self.close_sso()] if note]
-        has_env = self.abra.env_file(self.domain).exists()
-        try:
-            if self._deployed() and has_env:
-                self._quiet(self.abra.undeploy, notes)
-            with self._waiting():
-                self.stack.wait_gone(self.config.timeouts.undeploy)
-            if has_env:
-                self._quiet(self.abra.volume_remove, notes)
-                self._quiet(self.abra.secret_remove, notes)
-                self._quiet(self.abra.remove, notes)
-            abra_left = self.stack.leftovers()
-            if abra_left:
-                notes.append(f"abra left {abra_left}; removed by ccci")
-                self.stack.remove_leftovers()
-        except Exception as error:
-            notes.append(f"teardown error: {error}")
-            self.stack.remove_leftovers()
-        shutil.rmtree(self.abra_dir, ignore_errors=True)
-        with self._waiting():
-            left = self._settled_leftovers()
+        app = self.app
         teardown = self.result.teardown
+        teardown.labels = {engine.NAMESPACE: app.stack_name}
+        notes: list[str] = []
+        try:
+            notes.append(app.close_sso())
+            left, notes_of_removal = self._remove_everything_waiting_for_the_engine()
+            notes += notes_of_removal
+        except Exception as error:  # a bug: the run still reports, the reaper cleans up
+            left = None
+            notes.append(f"teardown error: {type(error).__name__}: {error}")
+        shutil.rmtree(app.abra_dir, ignore_errors=True)
         teardown.seconds = time.monotonic() - began
-        teardown.leftovers = left
-        if self.abra_dir.exists():
-            left.setdefault("abra_dir", []).append(str(self.abra_dir))
-        teardown.status = Status.FAILED if left else Status.PASSED
-        teardown.reason = "; ".join(notes + ([f"left behind: {left}"] if left else []))
+        if left is None:
+            teardown.leftovers_known = False
+            teardown.leftovers = {}
+            notes.append(
+                f"leftovers unknown: the run's objects carry the label {engine.NAMESPACE}={app.stack_name} "
+                f"(abra's secrets: names starting {app.stack_name}_); the reaper removes them once the engine is back"
+            )
+            teardown.status = Status.FAILED
+        else:
+            if app.abra_dir.exists():
+                left.setdefault("abra_dir", []).append(str(app.abra_dir))
+            teardown.leftovers = left
+            teardown.status = Status.FAILED if left else Status.PASSED
+            if left:
+                notes.append(f"left behind: {left}")
+        teardown.reason = "; ".join(note for note in notes if note)
         log.info("teardown: %s in %.1fs", teardown.status.value, teardown.seconds)
 
-    def _settled_leftovers(self) -> dict[str, list[str]]:
-        deadline = time.monotonic() + 30
-        while True:
-            left = self.stack.leftovers()
-            if not left or time.monotonic() > deadline:
-                return left
-            self.stack.remove_leftovers()
-            time.sleep(1)
+    def _remove_everything_waiting_for_the_engine(self) -> tuple[dict[str, list[str]] | None, list[str]]:
+        """What is left after removal (None: unknown), and notes for the record.
+
+        Each attempt is the whole (idempotent) removal. An attempt that fails
+        while the engine is away waits for it, up to `timeouts.engine_back`
+        counted from the start of teardown, then the removal runs again.
+        """
+        client = self.app.client
+        limit = self.config.timeouts.engine_back
+        deadline = time.monotonic() + limit
+        away: list[str] = []
+        for _ in range(TEARDOWN_ATTEMPTS):
+            notes: list[str] = []
+            try:
+                return self._remove_everything(notes), away + notes
+            except Exception as error:
+                if engine.ready(client):
+                    away.append(f"teardown error: {type(error).__name__}: {error}")
+                    continue
+                log.warning("teardown: the Docker engine is away (%s); waiting up to %ds for it", error, limit)
+                with self.app.waiting():
+                    back = engine.wait_ready(client, max(0.0, deadline - time.monotonic()))
+                if not back:
+                    return None, away + [f"the Docker engine did not come back within {limit}s (timeouts.engine_back)"]
+                log.info("teardown: the Docker engine is back; tearing down again")
+                away = ["the Docker engine went away during the run; teardown ran again once it was back"]
+        return None, away
+
+    def _remove_everything(self, notes: list[str]) -> dict[str, list[str]]:
+        """One teardown attempt: abra first, then whatever abra left; what is still there."""
+        app = self.app
+        has_env = app.abra.env_file(app.domain).exists()
+        try:
+            if has_env and app.deployed():
+                self._quiet(app.abra.undeploy, notes)
+            app.wait_gone()
+            if has_env:
+                self._quiet(app.abra.volume_remove, notes)
+                self._quiet(app.abra.secret_remove, notes)
+                self._quiet(app.abra.remove, notes)
+        except Exception as error:
+            if not engine.ready(app.client):
+                raise
+            notes.append(f"teardown error: {error}")
+        abra_left = app.stack.leftovers()
+        if abra_left:
+            notes.append(f"abra left {abra_left}; removed by ccci")
+        with app.waiting():
+            return app.stack.clear()
 
     def _quiet(self, action: Callable[[Domain], proc.Completed], notes: list[str]) -> None:
         try:
-            action(self.domain)
+            action(self.app.domain)
         except proc.CommandError as error:
             notes.append(f"{' '.join(error.argv[1:3])} failed: {error.last_lines(1)}")
 
@@ -278,5 +353,4 @@ class ColdRun(AppUnderTest):
         )
         if ok and self.result.teardown.status is Status.FAILED:
             self.result.reason = f"teardown: {self.result.teardown.reason}"
-        write_atomic(self.folder / "result.json", results.to_json(self.result))
-        write_atomic(self.folder / "junit.xml", results.junit(self.result))
+        artifacts.write_result(self.folder, self.result)

@@ -4,7 +4,7 @@ Order and rules:
 1. Refuses to start while another sweep holds the `nightly` lock, or while any
    run holds a run slot (a lock, never a process-name match): it says who.
 2. Prunes stale state (canonicals of recipes no longer enrolled) and reaps
-   per-run Keycloak realms whose run is gone.
+   what runs that are gone left: stacks, ABRA_DIRs, Keycloak realms.
 3. Reconciles every infra app (`ccci-reconcile APP`, health-gated with
    rollback); a rolled-back or failed app is reported, and the sweep goes on
    against the healthy prior version.
@@ -28,7 +28,7 @@ import attrs
 import cattrs
 import docker
 
-from ccci.capabilities import capacity, locks, prune, realms
+from ccci.capabilities import capacity, locks, prune, reaper
 from ccci.seams import proc
 from ccci.capabilities.alerts import Alerts
 from ccci.pure.config import Config
@@ -117,14 +117,8 @@ class Nightly:
         return self.result
 
     def _reap_realms(self) -> None:
-        """Per-run realms whose run is gone (a run killed by SIGKILL leaves one)."""
-        if self.config.keycloak is None:
-            return
-        try:
-            gone = realms.reap(self.config.keycloak, capacity.live_run_ids(self.config))
-            self.result.reaped = gone
-        except realms.RealmError as error:  # the sweep still runs; reaping is housekeeping
-            log.warning("nightly: could not reap realms: %s", error)
+        """Everything of runs that are gone: stacks, ABRA_DIRs, realms (see capabilities/reaper.py)."""
+        self.result.reaped = reaper.reap(self.config, self.client).names()
 
     def _reconcile(self, app: str) -> InfraOutcome:
         log.info("nightly: reconciling %s", app)

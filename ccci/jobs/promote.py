@@ -16,13 +16,11 @@ import attrs
 import docker
 
 from ccci.capabilities import locks
-from ccci.seams import proc
-from ccci.capabilities.app import AppUnderTest, resolve_target, utc_now_iso
+from ccci.capabilities.app import AppUnderTest, StageFailed, resolve_target
 from ccci.capabilities.canonical import Canonical, Record, Use, Volumes
 from ccci.pure.config import Config
-from ccci.pure.names import ALL_STAGES, RecipeName
-from ccci.pure.results import Mode, RunResult
-from ccci.pure.results import Status
+from ccci.pure.names import ALL_STAGES, RecipeName, Stage
+from ccci.pure.results import PROMOTION_FAILED, Mode, RunResult, Status
 from ccci.capabilities.snapshot import NoSnapshot
 
 log = logging.getLogger("ccci")
@@ -50,14 +48,32 @@ def should_promote(config: Config, result: RunResult, stages: tuple) -> tuple[bo
     return True, ""
 
 
+def promote_if_earned(
+    config: Config, stages: tuple[Stage, ...], result: RunResult, client: docker.DockerClient, folder
+) -> None:
+    """Promote when the run earned it; `result.promotion` says what happened.
+
+    A failed promotion makes the run's exit code 1 (`results.exit_code`);
+    the previous known-good stands.
+    """
+    recipe = RecipeName.parse(result.recipe)
+    eligible, why = should_promote(config, result, stages)
+    if eligible:
+        try:
+            record = promote(config, recipe, client, folder)
+            result.promotion = f"promoted {record.version}"
+        except PromotionFailed as error:
+            result.promotion = f"{PROMOTION_FAILED}{error}"
+    elif config.enrolled(recipe) and config.settings_for(recipe).canonical:
+        result.promotion = f"not promoted: {why}"
+
+
 def promote(config: Config, recipe: RecipeName, client: docker.DockerClient, folder) -> Record:
     """Re-seed `recipe`'s canonical at its latest release; see the module docstring."""
     canonical = Canonical(config, recipe, client)
     what = f"promotion of {recipe}"
     with locks.hold(config.state, locks.app_lock_name(recipe.value), what, config.timeouts.lock):
-        scratch = RunResult(recipe=recipe.value, ref=None, mode=Mode.COLD, run_id="promote",
-                            domain=canonical.domain.value, stack="")
-        app = AppUnderTest(config, recipe, canonical.domain, canonical.abra_dir, folder, scratch, client)
+        app = AppUnderTest(config, recipe, canonical.domain, canonical.abra_dir, folder, client)
         previous = canonical.record()
         had_snapshot = _has_snapshot(canonical)
         if previous is not None:
@@ -67,9 +83,9 @@ def promote(config: Config, recipe: RecipeName, client: docker.DockerClient, fol
             app.target = resolve_target(app.checkout, None, recipe)
             latest = app.target.release
             assert latest is not None
-            if app._deployed():
+            if app.deployed():
                 app.abra.undeploy(canonical.domain)
-                app.stack.wait_gone(config.timeouts.undeploy)
+                app.wait_gone()
             if previous is not None and previous.volumes is Volumes.USED and had_snapshot:
                 canonical.snapshots.restore(canonical.app_volumes())
             if not app.abra.env_file(canonical.domain).exists():
@@ -77,11 +93,9 @@ def promote(config: Config, recipe: RecipeName, client: docker.DockerClient, fol
                 app.abra.app_new(recipe, canonical.domain, latest.tag)
                 app.abra.secret_generate(canonical.domain)
             log.info("promotion: deploying %s at %s", latest.tag, canonical.domain)
-            since = utc_now_iso()
-            app.abra.deploy(canonical.domain, latest.tag)
-            app._wait_up(since)
+            app.deploy_release(latest.tag)
             app.abra.undeploy(canonical.domain)
-            if not app.stack.wait_gone(config.timeouts.undeploy):
+            if not app.wait_gone():
                 raise PromotionFailed(f"{app.stack_name} did not go away after undeploy")
             canonical.snapshots.take(
                 canonical.app_volumes(), recipe=recipe.value, version=latest.tag, commit=app.target.commit
@@ -108,13 +122,11 @@ def _has_snapshot(canonical: Canonical) -> bool:
 def _undo(canonical: Canonical, app: AppUnderTest, previous: Record | None, had_snapshot: bool) -> None:
     """Put the previous known-good back, or remove a canonical that never became one."""
     try:
-        if app._deployed():
+        if app.deployed():
             try:
-                app.abra.undeploy(canonical.domain)
-            except proc.CommandError:
-                for service in app.stack.services():
-                    service.remove()
-            app.stack.wait_gone(canonical.config.timeouts.undeploy)
+                app.undeploy_keep()
+            except StageFailed as error:  # put the data back all the same, as before
+                log.warning("promotion undo: %s", error)
         if previous is not None and had_snapshot:
             canonical.snapshots.restore(canonical.app_volumes())
             canonical.write(attrs.evolve(previous, status=Use.IDLE, volumes=Volumes.KNOWN_GOOD))

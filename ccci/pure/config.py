@@ -48,6 +48,7 @@ class Timeouts:
     abra: int = 900
     tests: int = 900
     lock: int = 3600
+    engine_back: int = 120  # teardown waits this long for a Docker engine that went away
 
 
 @attrs.frozen

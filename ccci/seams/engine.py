@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import docker
 import docker.errors
+import requests.exceptions
 from docker.models.services import Service
 
 NAMESPACE = "com.docker.stack.namespace"
@@ -32,6 +33,45 @@ def connect() -> docker.DockerClient:
     except docker.errors.DockerException as error:
         raise EngineError(f"cannot reach the Docker engine: {error}") from None
     return client
+
+
+def ready(client: docker.DockerClient) -> bool:
+    """The engine answers and its swarm is active with a manager: ccci can work."""
+    try:
+        swarm = client.info().get("Swarm") or {}
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return False
+    return swarm.get("LocalNodeState") == "active" and bool(swarm.get("ControlAvailable"))
+
+
+def wait_ready(client: docker.DockerClient, timeout: float, poll: float = 1.0) -> bool:
+    """Wait up to `timeout` for the engine (and its swarm) to be back; whether it is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready(client):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+
+
+def namespaces(client: docker.DockerClient) -> set[str]:
+    """Every stack namespace that labels anything on the engine."""
+    api = client.api
+    labelled = [
+        *(s.attrs["Spec"].get("Labels") or {} for s in client.services.list()),
+        *(c.get("Labels") or {} for c in api.containers(all=True)),
+        *(v.get("Labels") or {} for v in (api.volumes()["Volumes"] or [])),
+        *(n.get("Labels") or {} for n in api.networks()),
+        *(o["Spec"].get("Labels") or {} for o in [*api.secrets(), *api.configs()]),
+    ]
+    return {labels[NAMESPACE] for labels in labelled if labels.get(NAMESPACE)}
+
+
+def secret_and_config_names(client: docker.DockerClient) -> set[str]:
+    """abra's secrets carry no label, only their stack as a name prefix."""
+    api = client.api
+    return {o["Spec"]["Name"] for o in [*api.secrets(), *api.configs()]}
 
 
 @attrs.frozen
@@ -95,6 +135,23 @@ class Stack:
     def all_tasks(self) -> Iterator[TaskView]:
         for service in self.services():
             yield from self.tasks(service)
+
+    def replicas(self) -> dict[str, tuple[int, int]]:
+        """Per service (short name): tasks running now, and replicas wanted."""
+        counts = {}
+        for service in self.services():
+            spec = service.attrs["Spec"]
+            want = (spec.get("Mode", {}).get("Replicated") or {}).get("Replicas", 1)
+            running = [
+                t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"
+            ]
+            counts[self.short_name(service)] = (len(running), want)
+        return counts
+
+    def remove_services(self) -> None:
+        """Remove the stack's services directly (when abra could not undeploy)."""
+        for service in self.services():
+            _quietly(service.remove)
 
     def health(self, container_id: str | None) -> str | None:
         """'healthy', 'unhealthy', 'starting', or None without a healthcheck."""
@@ -180,22 +237,42 @@ class Stack:
             time.sleep(0.5)
         return False
 
-    def remove_leftovers(self) -> None:
-        """Remove whatever abra left behind, in dependency order; never raises."""
+    def remove_leftovers(self) -> bool:
+        """Remove whatever abra left behind, in dependency order; never raises.
+
+        False when the engine could not be asked (it is away): then nothing
+        is known about what is left.
+        """
         api = self.client.api
-        for service in self.services():
-            _quietly(service.remove)
-        self.wait_gone(60)
-        for container in api.containers(all=True, filters=self._filters):
-            _quietly(api.remove_container, container["Id"], force=True, v=True)
-        for volume in api.volumes(filters=self._filters)["Volumes"] or []:
-            _quietly(api.remove_volume, volume["Name"], force=True)
-        for secret in self._owned(api.secrets()):
-            _quietly(api.remove_secret, secret["ID"])
-        for config in self._owned(api.configs()):
-            _quietly(api.remove_config, config["ID"])
-        for network in api.networks(filters=self._filters):
-            _quietly(api.remove_network, network["Id"])
+        try:
+            self.remove_services()
+            _quietly(self.wait_gone, 60)
+            for container in api.containers(all=True, filters=self._filters):
+                _quietly(api.remove_container, container["Id"], force=True, v=True)
+            for volume in api.volumes(filters=self._filters)["Volumes"] or []:
+                _quietly(api.remove_volume, volume["Name"], force=True)
+            for secret in self._owned(api.secrets()):
+                _quietly(api.remove_secret, secret["ID"])
+            for config in self._owned(api.configs()):
+                _quietly(api.remove_config, config["ID"])
+            for network in api.networks(filters=self._filters):
+                _quietly(api.remove_network, network["Id"])
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return False
+        return True
+
+    def clear(self, settle: float = 30) -> dict[str, list[str]]:
+        """Remove everything of the stack, again until nothing is left or `settle`
+        seconds passed (a network frees only once its last task is gone); what is
+        still there. Raises EngineError when the engine cannot be asked."""
+        deadline = time.monotonic() + settle
+        while True:
+            left = self.leftovers()
+            if not left or time.monotonic() > deadline:
+                return left
+            if not self.remove_leftovers():
+                raise EngineError(f"stack {self.name}: the engine could not be asked what is left")
+            time.sleep(1)
 
     # -- evidence for a red run -------------------------------------------------
 
@@ -211,6 +288,7 @@ class Stack:
 
 
 def _quietly(action, *args, **kwargs) -> None:
+    """One removal that may fail (already gone, still in use); an engine that went away still raises."""
     try:
         action(*args, **kwargs)
     except docker.errors.APIError:

@@ -91,11 +91,37 @@ class Calls:
             return
         output = self.redact(output)
         self.folder.mkdir(parents=True, exist_ok=True)
-        words = [w for w in argv[1:4] if not w.startswith("-")]
-        stem = "-".join([Path(argv[0]).name, *words])
-        stem = re.sub(r"[^A-Za-z0-9._-]", "_", stem)[:80]
-        path = self.folder / f"{self.count:03d}-{stem}.log"
+        path = self.folder / f"{self.count:03d}-{transcript_stem(argv)}.log"
         path.write_text(f"$ {shlex.join(argv)}\n# exit {exit_code}, {seconds:.2f}s\n{output}")
+
+
+_SUBCOMMAND = re.compile(r"[a-z][a-z0-9-]{0,29}")
+_TAKES_A_VALUE = {"-C", "-c"}  # git -C <dir>, -c <key=value>: never part of the name
+SUBCOMMAND_WORDS = 3
+
+
+def transcript_stem(argv: Sequence[str]) -> str:
+    """`<program>-<subcommand words>`: e.g. `git-clone`, `abra-app-deploy`.
+
+    The program's file name, then the leading words that look like
+    subcommands (options skipped), up to three; it stops at the first word
+    that does not (a path, a URL, a domain, a version), so no path ever
+    reaches a file name.
+    """
+    words: list[str] = []
+    skip = False
+    for word in argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if word.startswith("-"):
+            skip = word in _TAKES_A_VALUE
+            continue
+        if not _SUBCOMMAND.fullmatch(word) or len(words) == SUBCOMMAND_WORDS:
+            break
+        words.append(word)
+    program = re.sub(r"[^A-Za-z0-9._-]", "_", Path(argv[0]).name if argv else "")[:40] or "call"
+    return "-".join([program, *words])
 
 
 def clean(text: str) -> str:

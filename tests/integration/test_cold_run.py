@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,23 @@ def stage_map(result: dict) -> dict[str, dict]:
     return {stage["name"]: stage for stage in result["stages"]}
 
 
+def last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def assert_records_the_abra(config, result: dict, folder: Path) -> None:
+    """Which abra ran, from evidence: the bed's binary and its own --version."""
+    abra = result["abra"]
+    assert abra["path"] == os.path.realpath(config.abra)
+    version = subprocess.run(["script", "-qc", f"{abra['path']} --version", "/dev/null"],
+                             capture_output=True, text=True).stdout
+    assert f"abra version {abra['version']}" in version
+    expected = "stand-in" if Path(config.abra).name == "abra-standin" else "real"
+    assert abra["kind"] == expected
+    suite = ET.fromstring((folder / "junit.xml").read_text())
+    assert f"abra {abra['version']} ({expected}, {abra['path']})" in suite.get("name")
+
+
 @pytest.mark.parametrize("recipe", ["fx-web", "fx-pair"])
 def test_every_fixture_recipe_goes_green_through_all_stages(bed_config, plain_config_path, docker_client, recipe):
     done = ccci_run(plain_config_path, recipe)
@@ -60,7 +79,17 @@ def test_every_fixture_recipe_goes_green_through_all_stages(bed_config, plain_co
     folder = Path(result["artifacts"])
     assert json.loads((folder / "result.json").read_text())["run_id"] == result["run_id"]
     assert (folder / "junit.xml").read_text().count("<testcase") == 6
-    assert any("-app-deploy-" in p.name for p in (folder / "calls").iterdir())
+    assert_records_the_abra(bed_config, result, folder)
+    # Transcripts: sequence, program, subcommand; never a path.
+    names = sorted(p.name for p in (folder / "calls").iterdir())
+    assert names[:2] == ["001-git-clone.log", "002-git-checkout.log"], names
+    abra = Path(bed_config.abra).name
+    assert f"{abra}-app-deploy.log" in {name[4:] for name in names}, names
+    assert all(re.fullmatch(r"\d{3}-[A-Za-z0-9.-]+\.log", name) for name in names), names
+    # The run ends with one line: verdict, duration, what was promoted, where.
+    line = last_line(done.stderr)
+    assert re.search(rf"GREEN cold run of {recipe} in \d+\.\ds; nothing promoted", line), line
+    assert line.endswith(f"artifacts: {folder}")
     assert not (folder / "failure").exists()
     assert_nothing_left(docker_client, bed_config, result)
 
@@ -82,6 +111,8 @@ def test_a_broken_release_fails_at_install_naming_the_cause(bed_config, plain_co
     assert tasks and any(t["service"] == "app" for t in tasks)
     assert (failure / "app.log").is_file()
     assert result["teardown"]["status"] == "passed"
+    line = last_line(done.stderr)
+    assert "RED cold run of fx-web" in line and cause in line and line.endswith(f"artifacts: {result['artifacts']}")
     assert_nothing_left(docker_client, bed_config, result)
 
 
@@ -132,7 +163,8 @@ def test_two_cold_runs_of_one_recipe_at_once_both_go_green(bed_config, plain_con
         (["../etc"], "bad recipe name"),
         (["fx-web", "--ref", "--upload-pack=touch /tmp/x"], "bad ref"),
         (["fx-web", "--stages", "install,deploy"], "bad stage list"),
-        (["no-such-recipe"], "cannot clone recipe"),
+        # git's own error line, not its generic "check your access rights" hint
+        (["no-such-recipe"], "does not appear to be a git repository"),
         (["fx-web", "--ref", "no-such-branch"], "not in the recipe's repository"),
     ],
 )
@@ -149,8 +181,9 @@ def test_bad_input_is_one_line_exit_2_and_creates_nothing(plain_config_path, doc
     services_before = {s.name for s in docker_client.services.list()}
     done = ccci_run(config, *args, timeout=120)
     assert done.returncode == 2
-    last = [line for line in done.stderr.splitlines() if line.startswith("ccci-run:")]
-    assert len(last) == 1 and says in last[0], done.stderr
+    # Only the refusal: no run id, no clone line, no teardown line.
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ccci-run: ") and says in lines[0], done.stderr
     assert done.stdout == ""
     assert sorted(os.listdir(runs)) == ["fx-web-000001", "fx-web-000002", "fx-web-000003"]
     assert not abra.exists() or os.listdir(abra) == []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -29,23 +30,45 @@ def config_with(bed_config, tmp_path: Path, **changes) -> tuple[config_mod.Confi
     return config_mod.load(path), path
 
 
+class _Said(logging.Handler):
+    """Sets an event when the log says `text`."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text, self.event = text, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
 def test_the_global_cap_makes_a_run_wait_for_a_slot(bed_config, tmp_path):
     config, _ = config_with(bed_config, tmp_path, max_concurrent_runs=1)
     events: list[str] = []
-    with capacity.slot(config, "first run"):
-        assert capacity.runs_in_flight(config) == [f"first run (pid {__import__('os').getpid()})"]
+    waiting = _Said("waiting for a run slot")
+    logger = logging.getLogger("ccci")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(waiting)
+    try:
+        with capacity.slot(config, "first run"):
+            assert capacity.runs_in_flight(config) == [f"first run (pid {os.getpid()})"]
 
-        def second() -> None:
-            with capacity.slot(config, "second run"):
-                events.append("second in")
+            def second() -> None:
+                with capacity.slot(config, "second run", poll=0.05):
+                    events.append("second in")
 
-        thread = threading.Thread(target=second)
-        thread.start()
-        time.sleep(1.5)
-        assert events == []  # still waiting: the only slot is held
-        events.append("first out")
-    thread.join(10)
-    assert events == ["first out", "second in"]
+            thread = threading.Thread(target=second)
+            thread.start()
+            # The second has tried, found every slot busy, and said it waits.
+            assert waiting.event.wait(10), "the second run never waited for a slot"
+            assert events == []  # still waiting: the only slot is held
+            events.append("first out")
+        thread.join(10)
+    finally:
+        logger.removeHandler(waiting)
+        logger.setLevel(level)
+    assert events == ["first out", "second in"]  # the second got in only after the first left
     assert capacity.runs_in_flight(config) == []
 
 

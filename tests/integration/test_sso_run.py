@@ -22,7 +22,7 @@ def test_an_sso_recipe_passes_custom_against_the_warm_keycloak_with_one_deploy(
     custom = [s for s in result["stages"] if s["name"] == "custom"][0]
     assert "custom-recipe: " in custom["tests"] and "0 passed" not in custom["tests"].split("custom-recipe: ")[1]
     calls = sorted(Path(result["artifacts"], "calls").iterdir())
-    deploys = [p for p in calls if "-app-deploy-" in p.name]
+    deploys = [p for p in calls if p.name.endswith("-app-deploy.log")]
     assert len(deploys) == 1, [p.name for p in deploys]  # keycloak is not co-deployed
     realm = f"fx-sso-{result['run_id']}"
     assert f"realm {realm}: created" in done.stderr and f"realm {realm}: deleted" in done.stderr

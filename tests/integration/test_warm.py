@@ -7,9 +7,11 @@ nothing; show only a green cold run on latest advances the canonical.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -122,6 +124,10 @@ def test_quick_pass_moves_nothing_of_the_known_good(warm, docker_client):
     assert warm.snapshot_bytes() == before  # byte-identical
     record = warm.record()
     assert record["version"] == OLD and record["status"] == "idle"
+    assert result["promotion"] == "" and result["abra"]["kind"] in ("stand-in", "real")
+    line = err.strip().splitlines()[-1]
+    assert "GREEN quick run of fx-web in " in line and "known-good unchanged" in line, line
+    assert line.endswith(f"artifacts: {result['artifacts']}") and "never" not in line
     assert engine.Stack(docker_client, warm.warm_stack()).leftovers().get("services") is None
 
 
@@ -132,13 +138,14 @@ def test_quick_fail_brings_the_known_good_back_exactly(warm, docker_client, ref,
     before_bytes = warm.snapshot_bytes()
     volume = canonical_volume(warm, docker_client)
     mountpoint = docker_client.api.inspect_volume(volume)["Mountpoint"]
-    from pathlib import Path
-
     known_good_tree = tree(Path(mountpoint))
     code, result, err = warm.run("quick", "fx-web", ref)
     assert code == 1 and result["status"] == "failed" and result["mode"] == "quick"
     assert cause in result["reason"] and result["note"] == "known-good restored and verified"
-    assert result["promotion"].startswith("never")
+    assert result["promotion"] == ""  # a quick run does not promote; its note says what was kept
+    line = err.strip().splitlines()[-1]
+    assert "RED quick run of fx-web in " in line and "known-good restored and verified" in line, line
+    assert line.endswith(f"artifacts: {result['artifacts']}")
     mountpoint = docker_client.api.inspect_volume(volume)["Mountpoint"]
     assert tree(Path(mountpoint)) == known_good_tree  # the data is back exactly
     assert warm.snapshot_bytes() == before_bytes and warm.record()["version"] == OLD
@@ -147,20 +154,33 @@ def test_quick_fail_brings_the_known_good_back_exactly(warm, docker_client, ref,
     assert f"fx-web {OLD}" in page and "KNOWN-GOOD-7f3a9c" in page
 
 
+def wait_for_file(path: Path, holding: str, timeout: float = 120) -> None:
+    """Until `path` exists and holds `holding` (the app lock's holder record)."""
+    deadline = time.monotonic() + timeout
+    while not (path.is_file() and holding in path.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"{path} never named {holding!r}"
+        time.sleep(0.05)
+
+
 def test_a_second_run_on_the_same_canonical_waits_for_the_first(warm):
     promote_at_old(warm)
     argv = [sys.executable, "-m", "ccci.entry.quick", "--config", str(warm.path), "fx-web", NEW]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    # The first holds the app's lock: its holder record names it.
+    wait_for_file(warm.state / "locks" / "app-fx-web.holder", "quick run")
     second = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out1, err1 = first.communicate(timeout=600)
     out2, err2 = second.communicate(timeout=600)
     assert first.returncode == 0 and second.returncode == 0, (err1[-1500:], err2[-1500:])
     assert "waiting for app-fx-web: held by quick run" in err2
-    # The second reattached only after the first had put the canonical down.
-    first_done = err1.rindex("stage custom: passed")
-    assert "stage reattach: started" not in err2[: err2.index("waiting for app-fx-web")]
-    assert first_done > 0
+    # The second reattached only after the first had put the canonical down:
+    # the first wrote its result (after putting the canonical back, still under
+    # the lock) before the second made its first call (its checkout, under the lock).
+    first_result, second_result = json.loads(out1), json.loads(out2)
+    first_written = (Path(first_result["artifacts"]) / "result.json").stat().st_mtime_ns
+    second_calls = [p.stat().st_mtime_ns for p in (Path(second_result["artifacts"]) / "calls").iterdir()]
+    assert second_calls and min(second_calls) > first_written
+    assert err2.index("waiting for app-fx-web") < err2.index("stage reattach: started")
 
 
 def test_a_quick_run_at_an_unknown_ref_changes_nothing(warm):
@@ -169,5 +189,7 @@ def test_a_quick_run_at_an_unknown_ref_changes_nothing(warm):
     runs_before = sorted(p.name for p in (warm.state / "runs").iterdir())
     code, result, err = warm.run("quick", "fx-web", "no-such-branch")
     assert code == 2 and result == {} and "not in the recipe's repository" in err
+    lines = err.strip().splitlines()  # only the refusal: no run id, no progress
+    assert len(lines) == 1 and lines[0].startswith("ccci-quick: "), err
     assert (warm.canonical_dir / "canonical.json").read_bytes() == record_bytes
     assert sorted(p.name for p in (warm.state / "runs").iterdir()) == runs_before

@@ -1,8 +1,12 @@
 """The process seam, with real child processes."""
 
+import re
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ccci.seams import proc
 from ccci.seams.proc import Calls, CommandError
@@ -84,3 +88,45 @@ def test_a_timeout_with_grace_lets_the_program_clean_up(tmp_path):
     with pytest.raises(CommandError, match="timed out"):
         proc.run(["sh", "-c", script], timeout=1, term_grace=10)
     assert flag.exists()
+
+
+# -- transcript names: sequence, program, subcommand; never a path -----------------
+
+@pytest.mark.parametrize(
+    ("argv", "stem"),
+    [
+        (["git", "clone", "--quiet", "--no-checkout", "--", "file:///var/lib/r/fx-web",
+          "/var/lib/ccci-testbed/state/abra/e87bf3/recipes/fx-web"], "git-clone"),
+        (["git", "-C", "/var/lib/ccci-testbed/state/abra/e87bf3/recipes/fx-web", "checkout", "--quiet", "HEAD"],
+         "git-checkout"),
+        (["/usr/bin/abra", "app", "deploy", "fx-w-e87bf3.ccci.test", "1.1.0+1.35.0", "--no-input"], "abra-app-deploy"),
+        (["/usr/bin/abra", "app", "secret", "generate", "fx-w-e87bf3.ccci.test", "--all"], "abra-app-secret-generate"),
+        (["/usr/bin/abra", "server", "add", "--local"], "abra-server-add"),
+        (["/usr/bin/python3.11", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/x/test_a.py"], "python3.11-pytest"),
+    ],
+)
+def test_transcripts_are_named_by_program_and_subcommand(argv, stem):
+    assert proc.transcript_stem(argv) == stem
+
+
+_words = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=0, max_size=40)
+
+
+@given(program=_words.filter(bool), words=st.lists(_words, max_size=8))
+def test_a_transcript_name_never_holds_a_path_or_odd_characters(program, words):
+    stem = proc.transcript_stem([f"/some/dir/{program}", *words])
+    assert "/" not in stem and re.fullmatch(r"[A-Za-z0-9._-]+", stem), stem
+    # at most the program and three subcommand words, each a plain lowercase word
+    program_part = re.sub(r"[^A-Za-z0-9._-]", "_", Path(program).name)[:40] or "call"
+    rest = stem[len(program_part):]
+    assert stem.startswith(program_part) and (rest == "" or rest.startswith("-"))
+    subcommands = [w for w in rest.split("-") if w]
+    assert all(w in "-".join(words) for w in subcommands)
+    assert len(stem) <= 40 + 3 * 31
+
+
+def test_calls_name_each_transcript_by_sequence_program_and_subcommand(tmp_path):
+    calls = Calls(tmp_path)
+    proc.run(["git", "init", "--quiet", str(tmp_path / "repo")], calls=calls)
+    proc.run(["git", "-C", str(tmp_path / "repo"), "rev-parse", "--git-dir"], calls=calls)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["001-git-init.log", "002-git-rev-parse.log"]
