@@ -179,26 +179,20 @@ def _enum_factory(cls: type[enum.Enum]) -> Any:
     return structure
 
 
-def _list_factory(type_: Any, conv: cattrs.Converter) -> Any:
-    inner = list_structure_factory(type_, conv)
+def _container(kind: type, expected: str, factory: Any) -> Any:
+    """A hook factory for list[...] or dict[...]: the JSON kind first, then cattrs' own per-item hooks."""
 
-    def structure(value: object, _type: object) -> list:
-        if not isinstance(value, list):
-            raise _Refused(f"expected a list, got {_got(value)}")
-        return inner(value, type_)
+    def make(type_: Any, conv: cattrs.Converter) -> Any:
+        inner = factory(type_, conv)
 
-    return structure
+        def structure(value: object, _type: object) -> object:
+            if not isinstance(value, kind):
+                raise _Refused(f"expected {expected}, got {_got(value)}")
+            return inner(value, type_)
 
+        return structure
 
-def _dict_factory(type_: Any, conv: cattrs.Converter) -> Any:
-    inner = mapping_structure_factory(type_, conv)
-
-    def structure(value: object, _type: object) -> dict:
-        if not isinstance(value, dict):
-            raise _Refused(f"expected an object, got {_got(value)}")
-        return inner(value, type_)
-
-    return structure
+    return make
 
 
 def converter(models: Iterable[type]) -> cattrs.Converter:
@@ -210,8 +204,10 @@ def converter(models: Iterable[type]) -> cattrs.Converter:
     conv.register_structure_hook_factory(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum_factory
     )
-    conv.register_structure_hook_factory(lambda t: get_origin(t) is list, _list_factory)
-    conv.register_structure_hook_factory(lambda t: get_origin(t) is dict, _dict_factory)
+    conv.register_structure_hook_factory(
+        lambda t: get_origin(t) is list, _container(list, "a list", list_structure_factory))
+    conv.register_structure_hook_factory(
+        lambda t: get_origin(t) is dict, _container(dict, "an object", mapping_structure_factory))
     # A factory, not one hook per class: a model's hook is built when a model
     # that contains it is, and must already be this one.
     known = frozenset(models)
