@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci.pure import config as config_mod  # noqa: E402
+from ccci.entry.common import load_config  # noqa: E402
 from ccci.jobs.cold import ColdRequest, ColdRun  # noqa: E402
 from ccci.pure.names import ALL_STAGES, RecipeName  # noqa: E402
 
@@ -26,7 +26,7 @@ from ccci.pure.names import ALL_STAGES, RecipeName  # noqa: E402
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     bed = Path(os.environ.get("CCCI_TESTBED", "/var/lib/ccci-testbed"))
-    config = config_mod.load(bed / "config.json")
+    config = load_config(bed / "config.json")
     recipes = argv or ["fx-web", "fx-pair"]
     stages = [s.value for s in ALL_STAGES]
     print(f"{'recipe':<9}" + "".join(f"{s:>9}" for s in stages) + f"{'teardown':>10}{'total':>8}"

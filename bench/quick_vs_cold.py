@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ccci.entry.common import load_config  # noqa: E402
 from ccci.pure import config as config_mod  # noqa: E402
-from ccci import engine  # noqa: E402
+from ccci.seams import engine  # noqa: E402
 from ccci.jobs.cold import ColdRequest, ColdRun  # noqa: E402
 from ccci.pure.names import ALL_STAGES, RecipeName, Ref, stack_name, warm_domain  # noqa: E402
 from ccci.jobs.promote import promote  # noqa: E402
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
     recipe = RecipeName.parse(argv[0] if argv else "fx-web")
     ref = Ref.parse(argv[1] if len(argv) > 1 else "1.1.0+1.35.0")
     bed = Path(os.environ.get("CCCI_TESTBED", "/var/lib/ccci-testbed"))
-    data = json.loads(config_mod.dump(config_mod.load(bed / "config.json")))
+    data = json.loads(config_mod.dump(load_config(bed / "config.json")))
     work = Path(tempfile.mkdtemp(prefix="ccci-bench-"))
     data.update(base_domain=f"b{secrets.token_hex(3)}.ccci.test", state_dir=str(work / "state"),
                 recipes={recipe.value: {"canonical": True}})

@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ccci.pure import config as config_mod  # noqa: E402
-from ccci import realms  # noqa: E402
+from ccci.capabilities import realms  # noqa: E402
 from ccci.seams.keycloak import Keycloak  # noqa: E402
 from ccci.pure.names import RunId  # noqa: E402
 

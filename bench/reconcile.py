@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci.pure import config as config_mod  # noqa: E402
+from ccci.entry.common import load_config  # noqa: E402
 from ccci import engine  # noqa: E402
 from tests.fixtures.infra import Infra, PushReceiver  # noqa: E402
 
@@ -140,7 +140,7 @@ def one(bed_config, client, scenario: str) -> dict:
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     bed = Path(os.environ.get("CCCI_TESTBED", "/var/lib/ccci-testbed"))
-    bed_config = config_mod.load(bed / "config.json")
+    bed_config = load_config(bed / "config.json")
     client = engine.connect()
     names = argv or list(SCENARIOS)
     print(f"{'scenario':<17}{'window':>7}{'deploy->decision':>18}{'ratio':>7}{'lag':>7}  decided on / Docker said")

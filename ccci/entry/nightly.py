@@ -10,32 +10,25 @@ is in flight (nothing is done); 2 bad input.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
-from ccci.pure import config as config_mod
-from ccci.seams import engine
-from ccci.pure.config import DEFAULT_PATH
-from ccci.entry.common import Parser, guarded
-from ccci.jobs.nightly import Nightly
+from ccci.entry.common import DEBUG, Command, config_arg, config_path, load_config
 
-
-def parser() -> Parser:
-    p = Parser(prog="ccci-nightly", description="Reconcile warm infra, then cold-run every enrolled recipe.")
-    p.add_argument("--config", type=Path)
-    p.add_argument("--debug", action="store_true")
-    return p
+COMMAND = Command(
+    "ccci-nightly", "Reconcile warm infra, then cold-run every enrolled recipe.", config_arg(), DEBUG
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("ccci-nightly", argv, lambda: _main(argv))
+    return COMMAND.main(argv, _main)
 
 
-def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
-    path = args.config or Path(os.environ.get("CCCI_CONFIG") or DEFAULT_PATH)
-    config = config_mod.load(path)
+def _main(args) -> int:
+    from ccci.jobs.nightly import Nightly
+    from ccci.seams import engine
+
+    path = config_path(args.config)
+    config = load_config(path)
     result = Nightly(config, path.resolve(), engine.connect()).run()
     print(result.to_json())
     return 0 if result.status == "passed" else 1

@@ -12,34 +12,28 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
-from ccci.pure import config as config_mod
-from ccci.pure import results
-from ccci.entry.common import Parser, guarded, setup_logging
+from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, setup_logging
 from ccci.pure.names import BadInput, RecipeName, Ref
-from ccci.jobs.quick import QuickRun, run_quick
 
 log = logging.getLogger("ccci")
 
-
-def parser() -> Parser:
-    p = Parser(prog="ccci-quick", description="Quick-test a ref against the warm canonical.")
-    p.add_argument("recipe")
-    p.add_argument("ref", help="the PR head: tag, branch or commit")
-    p.add_argument("--config", type=Path)
-    p.add_argument("--debug", action="store_true")
-    return p
+COMMAND = Command(
+    "ccci-quick", "Quick-test a ref against the warm canonical.",
+    Arg("recipe"), Arg("ref", help="the PR head: tag, branch or commit"), config_arg(), DEBUG,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("ccci-quick", argv, lambda: _main(argv))
+    return COMMAND.main(argv, _main)
 
 
-def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
+def _main(args) -> int:
+    from ccci.jobs.quick import QuickRun, run_quick
+    from ccci.pure import results
+
     recipe, ref = RecipeName.parse(args.recipe), Ref.parse(args.ref)
-    config = config_mod.load(args.config)
+    config = load_config(args.config)
     run = QuickRun(config, recipe, ref)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:

@@ -21,32 +21,29 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from ccci.pure import config as config_mod
-from ccci.entry.common import Parser, guarded
-from ccci.jobs.reconcile import ReconcileError, Reconciler
+from ccci.entry.common import DEBUG, Arg, Command, OneOf, config_arg, load_config
 
-
-def parser() -> Parser:
-    p = Parser(prog="ccci-reconcile", description="Reconcile a warm infrastructure app to its latest release.")
-    p.add_argument("app", help="a key of the config's `infra`")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--plan", action="store_true", help="print what would happen; change nothing")
-    mode.add_argument("--clear-rejected", action="store_true", help="forget the releases rolled back before")
-    mode.add_argument("--clear-failed", action="store_true", help="remove the rollback-failed marker")
-    p.add_argument("--config", type=Path)
-    p.add_argument("--debug", action="store_true")
-    return p
+COMMAND = Command(
+    "ccci-reconcile", "Reconcile a warm infrastructure app to its latest release.",
+    Arg("app", help="a key of the config's `infra`"),
+    OneOf(
+        Arg("--plan", action="store_true", help="print what would happen; change nothing"),
+        Arg("--clear-rejected", action="store_true", help="forget the releases rolled back before"),
+        Arg("--clear-failed", action="store_true", help="remove the rollback-failed marker"),
+    ),
+    config_arg(), DEBUG,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("ccci-reconcile", argv, lambda: _main(argv))
+    return COMMAND.main(argv, _main)
 
 
-def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
-    config = config_mod.load(args.config)
+def _main(args) -> int:
+    from ccci.jobs.reconcile import ReconcileError, Reconciler
+
+    config = load_config(args.config)
     reconciler = Reconciler(config, args.app)
     if args.clear_rejected:
         print(json.dumps({"app": args.app, "cleared": "rejected", "versions": reconciler.clear_rejected()}))

@@ -17,40 +17,37 @@ import logging
 import sys
 from pathlib import Path
 
-from ccci.pure import config as config_mod
-from ccci.pure import results
-from ccci.jobs.cold import ColdRequest, ColdRun, run_cold
-from ccci.entry.common import Parser, guarded, setup_logging
+from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, setup_logging
 from ccci.pure.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
-from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
 
-
-def parser() -> Parser:
-    p = Parser(prog="ccci-run", description="Cold-run a Co-op Cloud recipe on the local swarm.")
-    p.add_argument("recipe", help="recipe name, e.g. custom-html")
-    p.add_argument("--ref", help="tag, branch or commit to test (default: the latest release)")
-    p.add_argument("--stages", default=",".join(s.value for s in ALL_STAGES),
-                   help="comma-separated subset of %(default)s")
-    p.add_argument("--config", type=Path, help="config file (default: $CCCI_CONFIG or /etc/ccci/config.json)")
-    p.add_argument("--result-file", type=Path, help="also write the result JSON here (atomically)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return p
+COMMAND = Command(
+    "ccci-run", "Cold-run a Co-op Cloud recipe on the local swarm.",
+    Arg("recipe", help="recipe name, e.g. custom-html"),
+    Arg("--ref", help="tag, branch or commit to test (default: the latest release)"),
+    Arg("--stages", default=",".join(s.value for s in ALL_STAGES), help="comma-separated subset of %(default)s"),
+    config_arg(),
+    Arg("--result-file", type=Path, help="also write the result JSON here (atomically)"),
+    DEBUG,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("ccci-run", argv, lambda: _main(argv))
+    return COMMAND.main(argv, _main)
 
 
-def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
+def _main(args) -> int:
+    from ccci.jobs.cold import ColdRequest, ColdRun, run_cold
+    from ccci.pure import results
+    from ccci.seams.files import write_atomic
+
     request = ColdRequest(
         recipe=RecipeName.parse(args.recipe),
         ref=Ref.parse(args.ref) if args.ref is not None else None,
         stages=parse_stages(args.stages),
     )
-    config = config_mod.load(args.config)
+    config = load_config(args.config)
     run = ColdRun(config, request)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:

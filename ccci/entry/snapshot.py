@@ -14,34 +14,28 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from ccci.pure import config as config_mod
-from ccci.seams import engine
-from ccci.capabilities import locks
-from ccci.capabilities.canonical import Canonical, Volumes
-from ccci.entry.common import Parser, guarded
+from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config
 from ccci.pure.names import BadInput, RecipeName
-from ccci.capabilities.snapshot import SnapshotError, show
 
-
-def parser() -> Parser:
-    p = Parser(prog="ccci-snapshot", description="Take, restore, verify or show a canonical's snapshot.")
-    p.add_argument("action", choices=["take", "restore", "verify", "show"])
-    p.add_argument("recipe")
-    p.add_argument("--config", type=Path)
-    p.add_argument("--debug", action="store_true")
-    return p
+COMMAND = Command(
+    "ccci-snapshot", "Take, restore, verify or show a canonical's snapshot.",
+    Arg("action", choices=["take", "restore", "verify", "show"]), Arg("recipe"), config_arg(), DEBUG,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("ccci-snapshot", argv, lambda: _main(argv))
+    return COMMAND.main(argv, _main)
 
 
-def _main(argv: list[str] | None) -> int:
-    args = parser().parse_args(argv)
+def _main(args) -> int:
+    from ccci.capabilities import locks
+    from ccci.capabilities.canonical import Canonical, Volumes
+    from ccci.capabilities.snapshot import SnapshotError, show
+    from ccci.seams import engine
+
     recipe = RecipeName.parse(args.recipe)
-    config = config_mod.load(args.config)
+    config = load_config(args.config)
     canonical = Canonical(config, recipe, engine.connect())
     try:
         if args.action == "show":

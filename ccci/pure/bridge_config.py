@@ -1,7 +1,8 @@
 """The bridge's own config file (default /etc/ccci/bridge.json) and its secrets.
 
-Loaded once at the edge with cattrs, unknown keys rejected, like
-`ccci.pure.config`. Secrets (forge token, webhook secret, Drone token) are read
+The model, converted by `ccci.pure.strict` exactly like `ccci.pure.config`
+(same rules, same one-line refusals naming the key); the entry layer reads
+the file (`ccci.entry.common.load_bridge_config`). Secrets (forge token, webhook secret, Drone token) are read
 from files named here, never stored in the JSON; their values never appear
 in a log line, a repr or an exception.
 """
@@ -13,13 +14,13 @@ import ipaddress
 import json
 import re
 from pathlib import Path
+from typing import Annotated
 
 import attrs
-import cattrs
 
 from ccci.pure import strict
-from ccci.pure.config import BadConfig, _one_line
-from ccci.pure.names import BadInput, RecipeName
+from ccci.pure.names import RecipeName
+from ccci.pure.strict import BadConfig, Bytes, Interval, Port
 
 DEFAULT_PATH = Path("/etc/ccci/bridge.json")
 
@@ -33,14 +34,30 @@ class ForgeKind(enum.Enum):
     FORGEJO = "forgejo"
 
 
-def _url(_instance: object, attribute: attrs.Attribute, value: str) -> None:
+def _url(value: str) -> None:
     if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-        raise BadConfig(f"{attribute.name} {value!r}: expected an http(s) URL without query")
+        raise BadConfig(f"{value[:80]!r}: expected an http(s) URL without query")
 
 
-def _repo_name(_instance: object, attribute: attrs.Attribute, value: str) -> None:
+def _repo_name(value: str) -> None:
     if not _REPO.fullmatch(value) or ".." in value:
-        raise BadConfig(f"{attribute.name} {value!r}: expected owner/name")
+        raise BadConfig(f"{value[:80]!r}: expected owner/name")
+
+
+def _ip_address(value: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise BadConfig(f"{value[:60]!r}: expected an IP address") from None
+
+
+def _login(value: str) -> None:
+    if not _LOGIN.fullmatch(value):
+        raise BadConfig(f"{value[:60]!r} is not a forge login")
+
+
+Url = Annotated[str, strict.Check(_url)]
+RepoName = Annotated[str, strict.Check(_repo_name)]
 
 
 @attrs.frozen
@@ -48,7 +65,7 @@ class ForgeSettings:
     """The Gitea or Forgejo instance the pull requests live on."""
 
     kind: ForgeKind
-    url: str = attrs.field(validator=_url)
+    url: Url
     token_file: str
     webhook_secret_file: str
 
@@ -57,9 +74,9 @@ class ForgeSettings:
 class DroneSettings:
     """The Drone repository whose pipeline runs ccci with RECIPE, REF and MODE."""
 
-    url: str = attrs.field(validator=_url)
+    url: Url
     token_file: str
-    repo: str = attrs.field(validator=_repo_name)
+    repo: RepoName
     branch: str = "main"
 
 
@@ -68,42 +85,23 @@ class BridgeConfig:
     forge: ForgeSettings
     drone: DroneSettings
     # forge repository (owner/name) -> the recipe its pull requests change
-    repos: dict[str, str]
-    listen_address: str = "127.0.0.1"
-    listen_port: int = 8787
+    repos: dict[RepoName, Annotated[str, strict.Check(RecipeName.parse)]]
+    listen_address: Annotated[str, strict.Check(_ip_address)] = "127.0.0.1"
+    listen_port: Port = 8787
     # When set, only these forge logins may trigger, and the forge is not
     # asked; when absent, repository collaborators and org members may.
-    allowlist: list[str] | None = None
+    allowlist: list[Annotated[str, strict.Check(_login)]] | None = None
     state_dir: str = "/var/lib/ccci/bridge"
-    poll_interval: float = 60.0
-    max_body_bytes: int = 1 << 20
-    http_timeout: float = 10.0
+    poll_interval: Interval = 60.0
+    max_body_bytes: Bytes = 1 << 20
+    http_timeout: Interval = 10.0
 
     def __attrs_post_init__(self) -> None:
-        try:
-            ipaddress.ip_address(self.listen_address)
-        except ValueError:
-            raise BadConfig(f"listen_address {self.listen_address!r}: expected an IP address") from None
-        if not 0 <= self.listen_port <= 65535:
-            raise BadConfig(f"listen_port {self.listen_port}: expected 0-65535")
         if not self.repos:
             raise BadConfig("repos: name at least one forge repository (owner/name -> recipe)")
-        for repo, recipe in self.repos.items():
-            if not _REPO.fullmatch(repo) or ".." in repo:
-                raise BadConfig(f"repos: {repo!r} is not owner/name")
-            RecipeName.parse(recipe)
         lowered = [repo.lower() for repo in self.repos]
         if len(set(lowered)) != len(lowered):
             raise BadConfig("repos: a repository is named twice (names are case-insensitive)")
-        for login in self.allowlist or []:
-            if not _LOGIN.fullmatch(login):
-                raise BadConfig(f"allowlist: {login!r} is not a forge login")
-        if self.poll_interval <= 0:
-            raise BadConfig("poll_interval must be positive")
-        if self.max_body_bytes < 1024:
-            raise BadConfig("max_body_bytes must be at least 1024")
-        if self.http_timeout <= 0:
-            raise BadConfig("http_timeout must be positive")
 
     def recipe_for(self, repo: str) -> RecipeName | None:
         for name, recipe in self.repos.items():
@@ -152,26 +150,13 @@ class Secrets:
         )
 
 
-def _converter() -> cattrs.Converter:
-    return strict.converter((BridgeConfig, ForgeSettings, DroneSettings))
-
-
-CONVERTER = _converter()
+MODELS = (BridgeConfig, ForgeSettings, DroneSettings)
+CONVERTER = strict.converter(MODELS)
 
 
 def parse(data: object, source: str = "bridge config") -> BridgeConfig:
-    try:
-        return CONVERTER.structure(data, BridgeConfig)
-    except BadInput as error:
-        raise BadConfig(f"{source}: {error}") from None
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise BadConfig(f"{source}: {_one_line(error)}") from None
-
-
-def load(path: Path | None = None) -> BridgeConfig:
-    path = path or DEFAULT_PATH
-    data = strict.read_json(path, "bridge config", "set --config", BadConfig)
-    return parse(data, str(path))
+    """The bridge config in `data` (decoded JSON), or BadConfig naming the key."""
+    return strict.structure(data, BridgeConfig, CONVERTER, source)
 
 
 def dump(config: BridgeConfig) -> str:

@@ -1,29 +1,28 @@
 """The one config file every ccci executable reads (rendered by the NixOS module).
 
-Loaded once at the edge with cattrs: unknown keys, wrong types and bad names
-are errors that name the key. Typed values are passed down from here; nothing
-below reads the environment or the file again. Secrets never live here.
+The model: each setting is declared here once, with its type, its default and
+(through its annotation) its bounds; `ccci.pure.strict` turns JSON into it and
+refuses anything else in one line that names the key. The entry layer reads
+the file (`ccci.entry.common.load_config`); typed values are passed down from
+there and nothing below reads the environment or the file again. Secrets
+never live here.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import os
 from pathlib import Path
+from typing import Annotated
 
 import attrs
-import cattrs
 
 from ccci.pure import strict
-from ccci.pure.names import BadInput, Domain, RecipeName
+from ccci.pure.names import Domain, RecipeName
+from ccci.pure.strict import BadConfig, Count, HttpStatus, Interval, MiB, Seconds, SecondsOrZero
 
 DEFAULT_PATH = Path("/etc/ccci/config.json")
 KNOWN_NEEDS = {"keycloak"}
-
-
-class BadConfig(BadInput):
-    """The config file is missing, unreadable or does not fit the model."""
 
 
 class Ingress(enum.Enum):
@@ -38,17 +37,45 @@ class Ingress(enum.Enum):
     HOST_PORT = "host-port"
 
 
+def _recipe_name(value: str) -> None:
+    RecipeName.parse(value)
+
+
+def _http_path(value: str) -> None:
+    if not value.startswith("/"):
+        raise BadConfig(f"{value[:60]!r} must start with '/'")
+
+
+def _http_url(value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise BadConfig(f"{value[:60]!r} must be an http(s) URL")
+
+
+def _template(value: str) -> None:
+    if "{recipe}" not in value:
+        raise BadConfig(f"{value[:80]!r} must contain '{{recipe}}'")
+
+
+def _need(value: str) -> None:
+    if value not in KNOWN_NEEDS:
+        raise BadConfig(f"unknown need {value[:40]!r}; known: {sorted(KNOWN_NEEDS)}")
+
+
+RecipeKey = Annotated[str, strict.Check(_recipe_name)]
+DomainName = Annotated[str, strict.Check(Domain.parse)]
+
+
 @attrs.frozen
 class Timeouts:
     """Upper bounds, in seconds, on every wait a run makes."""
 
-    converge: int = 300
-    undeploy: int = 120
-    http: int = 60
-    abra: int = 900
-    tests: int = 900
-    lock: int = 3600
-    engine_back: int = 120  # teardown waits this long for a Docker engine that went away
+    converge: Seconds = 300
+    undeploy: Seconds = 120
+    http: Seconds = 60
+    abra: Seconds = 900
+    tests: Seconds = 900
+    lock: Seconds = 3600
+    engine_back: Seconds = 120  # teardown waits this long for a Docker engine that went away
 
 
 @attrs.frozen
@@ -62,8 +89,8 @@ class RecipeSettings:
 
     overlay_tests: str | None = None
     canonical: bool = False
-    needs: list[str] = attrs.Factory(list)
-    timeout: int = 3600
+    needs: list[Annotated[str, strict.Check(_need)]] = attrs.Factory(list)
+    timeout: Seconds = 3600
 
 
 @attrs.frozen
@@ -83,19 +110,23 @@ class HealthSettings:
 
     window: seconds the release is watched after its deploy; raised to the
     slowest service's start_period + interval x retries (read from the
-    service spec) when set lower. It must cover image pull and start too.
-    samples: consecutive healthy polls (converged, and the HTTP probe
-    answering) required at the end of the window. poll: seconds between
-    polls. The probe GETs `path` and expects a status in `status` and, when
-    set, `contains` in the body.
+    service spec) when set lower, so 0 means exactly that. It must cover
+    image pull and start too. samples: consecutive healthy polls (converged,
+    and the HTTP probe answering) required at the end of the window. poll:
+    seconds between polls. The probe GETs `path` and expects a status in
+    `status` and, when set, `contains` in the body.
     """
 
-    path: str = "/"
-    status: list[int] = attrs.Factory(lambda: [200])
+    path: Annotated[str, strict.Check(_http_path)] = "/"
+    status: list[HttpStatus] = attrs.Factory(lambda: [200])
     contains: str | None = None
-    window: int = 120
-    samples: int = 3
-    poll: float = 1.0
+    window: SecondsOrZero = 120
+    samples: Count = 3
+    poll: Interval = 1.0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.status:
+            raise BadConfig("status: list at least one HTTP status code")
 
 
 @attrs.frozen
@@ -107,8 +138,8 @@ class InfraApp:
     upgrade and restored on rollback; otherwise a rollback only redeploys.
     """
 
-    recipe: str
-    domain: str
+    recipe: RecipeKey
+    domain: DomainName
     stateful: bool = False
     health: HealthSettings = HealthSettings()
 
@@ -121,78 +152,31 @@ class AlertSettings:
     here and never logged.
     """
 
-    push_url: str
+    push_url: Annotated[str, strict.Check(_http_url)]
     token_file: str | None = None
-    timeout: int = 10
-
-
-def _check_infra(_instance: object, _attribute: object, value: dict[str, InfraApp]) -> None:
-    for name, app in value.items():
-        where = f"infra.{name}"
-        try:
-            RecipeName.parse(name)
-            RecipeName.parse(app.recipe)
-            Domain.parse(app.domain)
-        except BadInput as error:
-            raise BadConfig(f"{where}: {error}") from None
-        health = app.health
-        if not health.path.startswith("/"):
-            raise BadConfig(f"{where}.health.path must start with '/'")
-        if not health.status or not all(100 <= code <= 599 for code in health.status):
-            raise BadConfig(f"{where}.health.status must list HTTP status codes (100-599)")
-        if health.samples < 1 or health.window < 0 or health.poll <= 0:
-            raise BadConfig(f"{where}.health: samples must be >= 1, window >= 0, poll > 0")
-
-
-def _check_alerts(_instance: object, _attribute: object, value: AlertSettings | None) -> None:
-    if value is not None and not value.push_url.startswith(("http://", "https://")):
-        raise BadConfig(f"alerts.push_url {value.push_url!r} must be an http(s) URL")
-    if value is not None and value.timeout < 1:
-        raise BadConfig("alerts.timeout must be at least 1")
-
-
-def _check_template(_instance: object, _attribute: object, value: str) -> None:
-    if "{recipe}" not in value:
-        raise BadConfig(f"recipe_source {value!r} must contain '{{recipe}}'")
+    timeout: Seconds = 10
 
 
 @attrs.frozen
 class Config:
-    base_domain: str
+    base_domain: DomainName
     state_dir: str = "/var/lib/ccci"
-    recipe_source: str = attrs.field(
-        default="https://git.coopcloud.tech/coop-cloud/{recipe}.git",
-        validator=_check_template,
+    recipe_source: Annotated[str, strict.Check(_template)] = (
+        "https://git.coopcloud.tech/coop-cloud/{recipe}.git"
     )
     server: str = "default"
     abra: str = "abra"
     ingress: Ingress = Ingress.DOMAIN
-    keep_runs: int = 50
+    keep_runs: Count = 50
     timeouts: Timeouts = Timeouts()
-    recipes: dict[str, RecipeSettings] = attrs.Factory(dict)
+    recipes: dict[RecipeKey, RecipeSettings] = attrs.Factory(dict)
     keycloak: KeycloakSettings | None = None
-    infra: dict[str, InfraApp] = attrs.field(factory=dict, validator=_check_infra)
-    alerts: AlertSettings | None = attrs.field(default=None, validator=_check_alerts)
+    infra: dict[RecipeKey, InfraApp] = attrs.Factory(dict)
+    alerts: AlertSettings | None = None
     # Resource safety: at most this many runs (cold, quick, promotion) at once,
     # and none may start with less free disk than this under state_dir.
-    max_concurrent_runs: int = 2
-    min_free_disk_mib: int = 2048
-
-    def __attrs_post_init__(self) -> None:
-        Domain.parse(self.base_domain)
-        if self.max_concurrent_runs < 1:
-            raise BadConfig("max_concurrent_runs must be at least 1")
-        if self.min_free_disk_mib < 0:
-            raise BadConfig("min_free_disk_mib must not be negative")
-        for name, settings in self.recipes.items():
-            RecipeName.parse(name)
-            unknown = set(settings.needs) - KNOWN_NEEDS
-            if unknown:
-                raise BadConfig(
-                    f"recipes.{name}.needs: unknown {sorted(unknown)}; known: {sorted(KNOWN_NEEDS)}"
-                )
-        if self.keep_runs < 1:
-            raise BadConfig("keep_runs must be at least 1")
+    max_concurrent_runs: Count = 2
+    min_free_disk_mib: MiB = 2048
 
     @property
     def domain(self) -> Domain:
@@ -212,48 +196,13 @@ class Config:
         return recipe.value in self.recipes
 
 
-def _converter() -> cattrs.Converter:
-    return strict.converter(
-        (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings)
-    )
-
-
-CONVERTER = _converter()
-
-
-def _leaves(error: BaseException) -> list[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
-    return [error]
-
-
-def _one_line(error: BaseException) -> str:
-    """cattrs groups errors; the operator wants the first leaf, with its key."""
-    if isinstance(error, cattrs.ClassValidationError):
-        ours = [leaf for leaf in _leaves(error) if isinstance(leaf, BadInput)]
-        if ours:
-            return str(ours[0])
-        notes = cattrs.transform_error(error)
-        return notes[0] if notes else str(error)
-    if isinstance(error, cattrs.ForbiddenExtraKeysError):
-        return f"unknown key(s): {', '.join(sorted(error.extra_fields))}"
-    return str(error)
+MODELS = (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings)
+CONVERTER = strict.converter(MODELS)
 
 
 def parse(data: object, source: str = "config") -> Config:
-    try:
-        return CONVERTER.structure(data, Config)
-    except BadInput as error:
-        raise BadConfig(f"{source}: {error}") from None
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as error:
-        raise BadConfig(f"{source}: {_one_line(error)}") from None
-
-
-def load(path: Path | None = None) -> Config:
-    """Read the config from `path`, $CCCI_CONFIG, or /etc/ccci/config.json."""
-    path = path or Path(os.environ.get("CCCI_CONFIG") or DEFAULT_PATH)
-    data = strict.read_json(path, "config file", "set --config or CCCI_CONFIG", BadConfig)
-    return parse(data, str(path))
+    """The config in `data` (decoded JSON), or BadConfig naming the key."""
+    return strict.structure(data, Config, CONVERTER, source)
 
 
 def dump(config: Config) -> str:

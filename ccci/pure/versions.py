@@ -1,8 +1,25 @@
-"""Recipe release versions: `<recipe-semver>+<upstream>`.
+"""Recipe release versions: `<recipe-semver>+<upstream>`, and their order.
 
 Pure. A recipe tags its releases `x.y.z+<upstream>` where upstream is free-form
-(`1.29.0`, `v3.6.15`, `27.0.1-fpm`). Releases order by the recipe semver first;
-the upstream part only breaks ties. A tag that does not parse is not a release.
+(`1.29.0`, `v3.6.15`, `27.0.1-fpm`, `26.0.0-rc1`). A tag that does not match
+that grammar is not a release.
+
+The order (docs/reconcile.md, "How versions order"), next to abra's:
+
+1. the recipe semver, numerically, decides first (as abra does);
+2. on equal semver, the upstream: an upstream that reads as a version
+   (`[v]N(.N)*` and an optional suffix) is newer than one that does not
+   (`latest`); two versions compare their numbers numerically, missing
+   trailing components counting as 0 (`10` > `9`, `1.2` = `1.2.0`); on equal
+   numbers a pre-release (`-rc1`, `-beta.2`, `_alpha`, `-dev`, ordered
+   dev < alpha < beta < pre < rc, then by their number) is older than the
+   release; other suffixes (`-fpm`, `-alpine`) are labels that do not order;
+3. what is still tied is ordered by the upstream text, only so that sorting
+   is total and stable.
+
+Where step 3 decides (different labels, or upstreams that are not versions),
+the two releases cannot really be ordered; `classify` calls such a move
+UNPARSEABLE, so the safety gate holds it for a human.
 """
 
 from __future__ import annotations
@@ -14,12 +31,46 @@ from collections.abc import Iterable
 import attrs
 
 _RELEASE = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)\+([A-Za-z0-9][A-Za-z0-9._-]*)")
+_UPSTREAM = re.compile(r"[vV]?(0|[1-9]\d*)((?:\.(?:0|[1-9]\d*))*)([-+_~].*)?")
+# A suffix that is, all of it, a pre-release marker: `-rc1`, `-rc.1`, `-beta`, `_alpha2`, `-dev`.
+_PRE = re.compile(r"[-_~.]?(dev|alpha|a|beta|b|pre|preview|rc)[-_.]?(0|[1-9]\d{0,8})?", re.IGNORECASE)
+_PRE_RANK = {"dev": 0, "alpha": 1, "a": 1, "beta": 2, "b": 2, "pre": 3, "preview": 3, "rc": 4}
+_RELEASED = (len(_PRE_RANK), 0)  # after every pre-release
+
+
+@attrs.frozen(order=True)
+class Upstream:
+    """The upstream part as an order key: (is a version, numbers, pre-release, label)."""
+
+    is_version: bool
+    numbers: tuple[int, ...]  # trailing zeros dropped: 1.2 == 1.2.0
+    pre: tuple[int, int]  # (kind, number) of a pre-release; _RELEASED for a release
+    label: str  # a suffix that is not a pre-release (-fpm); "" when none
+
+    @classmethod
+    def parse(cls, text: str) -> Upstream:
+        match = _UPSTREAM.fullmatch(text)
+        if match is None:
+            return cls(False, (), _RELEASED, text)
+        numbers = [int(match.group(1)), *(int(part) for part in match.group(2).split(".")[1:])]
+        while len(numbers) > 1 and numbers[-1] == 0:
+            numbers.pop()
+        suffix = match.group(3) or ""
+        pre = _PRE.fullmatch(suffix) if suffix else None
+        if pre is not None:
+            return cls(True, tuple(numbers), (_PRE_RANK[pre.group(1).lower()], int(pre.group(2) or 0)), "")
+        return cls(True, tuple(numbers), _RELEASED, suffix)
+
+    @property
+    def is_prerelease(self) -> bool:
+        return self.pre != _RELEASED
 
 
 @attrs.frozen(order=True)
 class Release:
     semver: tuple[int, int, int]
-    upstream: str
+    version: Upstream = attrs.field(repr=False)
+    upstream: str  # the text, last: only for a total, stable sort
     tag: str = attrs.field(order=False)
 
     @classmethod
@@ -28,7 +79,20 @@ class Release:
         if match is None:
             return None
         major, minor, patch, upstream = match.groups()
-        return cls((int(major), int(minor), int(patch)), upstream, tag)
+        return cls((int(major), int(minor), int(patch)), Upstream.parse(upstream), upstream, tag)
+
+    def orders_against(self, other: Release) -> bool:
+        """Whether the order of these two means something (not just the text tie-break)."""
+        if self.semver != other.semver:
+            return True
+        mine, theirs = self.version, other.version
+        if not (mine.is_version and theirs.is_version):
+            return self.upstream == other.upstream
+        return (mine.numbers, mine.pre) != (theirs.numbers, theirs.pre) or mine.label == theirs.label
+
+    def same_version(self, other: Release) -> bool:
+        """Equal in every part that orders (e.g. `1.0.0+1.2` and `1.0.0+1.2.0`)."""
+        return (self.semver, self.version) == (other.semver, other.version)
 
     def __str__(self) -> str:
         return self.tag
@@ -61,8 +125,6 @@ def previous(all_releases: list[Release], target: Release | None) -> Release | N
 # While a major is 0 its minor is the breaking part too (semver: "anything may
 # change" before 1.0.0). Whatever cannot be parsed is UNPARSEABLE: a human
 # decides, ccci never guesses.
-
-_UPSTREAM = re.compile(r"[vV]?(0|[1-9]\d*)((?:\.(?:0|[1-9]\d*))*)(?:[-+_~].*)?")
 
 
 class Move(enum.Enum):
@@ -107,8 +169,17 @@ def classify(current: str, latest: str) -> Step:
     if now is None or new is None:
         bad = current if now is None else latest
         return Step(Move.UNPARSEABLE, f"{bad!r} is not a release version <x.y.z>+<upstream>")
-    if new <= now:
+    if not now.orders_against(new):
+        return Step(Move.UNPARSEABLE, f"{current} and {latest} cannot be ordered: their upstream parts "
+                    f"{now.upstream!r} and {new.upstream!r} differ in a way that is not a version")
+    if new <= now or new.same_version(now):
         return Step(Move.NONE, f"{latest} is not newer than {current}")
+    if new.version.is_prerelease and not now.version.is_prerelease:
+        return Step(Move.UNPARSEABLE, f"upstream {new.upstream} is a pre-release; "
+                    "ccci does not move a running app onto one by itself")
+    if new.version < now.version and new.version.is_version and now.version.is_version:
+        return Step(Move.UNPARSEABLE, f"the recipe moves forward but its upstream moves back "
+                    f"({now.upstream} -> {new.upstream})")
     if breaking_part(new.semver) != breaking_part(now.semver):
         return Step(Move.MAJOR, f"recipe major bump {_dotted(now.semver)} -> {_dotted(new.semver)}")
     up_now, up_new = upstream_numbers(now.upstream), upstream_numbers(new.upstream)

@@ -24,7 +24,11 @@ NO_CONVERGE = "--no-converge-checks"
 
 
 class LintError(proc.CommandError):
-    """`abra recipe lint` printed something that is not its rule table."""
+    """`abra recipe lint` printed no rule table, or one ccci cannot read exactly.
+
+    Fails closed: the install stops. The raw output is `output` (and the call
+    transcript in the run's `calls/` folder).
+    """
 
 
 @attrs.frozen
@@ -37,7 +41,7 @@ class LintRule:
 
     @property
     def is_error(self) -> bool:
-        return self.severity.lower() == "error" and not self.satisfied and not self.skipped
+        return self.severity == "error" and not self.satisfied and not self.skipped
 
 
 @attrs.frozen
@@ -49,37 +53,115 @@ class LintReport:
         return tuple(rule for rule in self.rules if rule.is_error)
 
 
-_YES = {"✅", "yes", "true", "✓", "y"}
+_YES = {"✅", "✓", "✔", "yes", "true", "y"}
+_NO = {"❌", "✗", "✘", "no", "false", "n"}
+_SEVERITIES = {"error": "error", "warning": "warning", "warn": "warning"}
+# The table styles ccci knows: a vertical separator and the characters a
+# border line is made of. Anything else in the table is not understood.
+_STYLES = {
+    "box": ("│", set("┌┬┐├┼┤└┴┘─│╭╮╰╯ "), set("┌├└│╭╰")),
+    "ascii": ("|", set("+-=|: "), set("+|")),
+}
+_REQUIRED = ("RULE", "SEVERITY", "SATISFIED")
+_TEXT_COLUMNS = ("RULE", "RESOLVE")
+
+
+class _Unreadable(Exception):
+    pass
 
 
 def parse_lint(output: str, argv: list[str] | None = None) -> LintReport:
-    """Read abra's lint table: the header names the columns, rows follow."""
+    """Read abra's lint table exactly, or raise LintError: never skip what is not understood.
+
+    The table is the lines from its first border or row to its last; within
+    it every line must be a border of the table's one style or a row with
+    exactly the header's number of cells (a cell that holds the separator
+    makes more, so it is refused, not split). Every rule's SATISFIED and
+    SKIPPED must read as yes or no, its SEVERITY as error or warning. A row
+    whose only non-empty cells are RULE/RESOLVE continues the previous one
+    (a wrapped cell).
+    """
+    argv = argv or ["abra", "recipe", "lint"]
+    lines = proc.clean(output).split("\n")  # not splitlines(): \x0c, \x85, U+2028 are cell text here
+    try:
+        return LintReport(_rules(lines))
+    except _Unreadable as problem:
+        raise LintError(argv, 0, output, f"cannot read abra's lint table: {problem}") from None
+
+
+def _style(lines: list[str]) -> tuple[str, set[str], set[str]] | None:
+    """The style of the first line that starts like a table (its first character)."""
+    for line in lines:
+        first = line.strip()[:1]
+        for style in _STYLES.values():
+            if first and first in style[2]:
+                return style
+    return None
+
+
+def _rules(lines: list[str]) -> tuple[LintRule, ...]:
+    style = _style(lines)
+    if style is None:
+        raise _Unreadable("no lint table in output")
+    bar, border, starts = style
+    inside = [i for i, line in enumerate(lines) if line.strip()[:1] in starts]
+    table = lines[inside[0]:inside[-1] + 1]
     header: list[str] | None = None
     rules: list[LintRule] = []
-    for line in proc.clean(output).splitlines():
-        if "│" not in line and "|" not in line:
-            continue
-        cells = [cell.strip() for cell in line.replace("|", "│").strip().strip("│").split("│")]
+    for number, line in enumerate(table, start=inside[0] + 1):
+        text = line.strip()
+        if not text:
+            raise _Unreadable(f"line {number} is blank inside the table")
+        if set(text) <= border and bar not in text.strip(bar):
+            continue  # a border line
+        if not (text.startswith(bar) and text.endswith(bar)) or len(text) < 2:
+            raise _Unreadable(f"line {number} is neither a border nor a row: {text[:80]!r}")
+        cells = [cell.strip() for cell in text[1:-1].split(bar)]
         if header is None:
-            upper = [cell.upper() for cell in cells]
-            if "RULE" in upper and "SATISFIED" in upper and "SEVERITY" in upper:
-                header = upper
+            header = [cell.upper() for cell in cells]
+            missing = [name for name in _REQUIRED if name not in header]
+            if missing or len(set(header)) != len(header):
+                raise _Unreadable(f"header {cells!r} lacks {missing} or repeats a column")
             continue
-        if len(cells) != len(header) or not any(cells):
-            continue
+        if len(cells) != len(header):
+            raise _Unreadable(f"line {number} has {len(cells)} cells, the header {len(header)}: {text[:80]!r}")
         row = dict(zip(header, cells, strict=True))
-        rules.append(
-            LintRule(
-                ref=row.get("REF", ""),
-                rule=row["RULE"],
-                severity=row["SEVERITY"],
-                satisfied=row["SATISFIED"].lower() in _YES,
-                skipped=row.get("SKIPPED", "").lower() in _YES,
-            )
-        )
+        if [name for name, cell in row.items() if cell and name not in _TEXT_COLUMNS] == [] and rules:
+            rules[-1] = _continued(rules[-1], row)
+            continue
+        rules.append(_rule(row, number))
     if header is None or not rules:
-        raise LintError(argv or ["abra", "recipe", "lint"], 0, output, "no lint table in output")
-    return LintReport(tuple(rules))
+        raise _Unreadable("the table has no header or no rules")
+    return tuple(rules)
+
+
+def _flag(value: str, column: str, number: int) -> bool:
+    lowered = value.lower()
+    if lowered in _YES:
+        return True
+    if lowered in _NO or (column == "SKIPPED" and not value):
+        return False
+    raise _Unreadable(f"line {number}: {column} {value[:40]!r} is neither yes nor no")
+
+
+def _rule(row: dict[str, str], number: int) -> LintRule:
+    severity = _SEVERITIES.get(row["SEVERITY"].lower())
+    if severity is None:
+        raise _Unreadable(f"line {number}: unknown severity {row['SEVERITY'][:40]!r}")
+    if not row["RULE"]:
+        raise _Unreadable(f"line {number}: a rule without a name")
+    return LintRule(
+        ref=row.get("REF", ""),
+        rule=row["RULE"],
+        severity=severity,
+        satisfied=_flag(row["SATISFIED"], "SATISFIED", number),
+        skipped=_flag(row.get("SKIPPED", ""), "SKIPPED", number),
+    )
+
+
+def _continued(rule: LintRule, row: dict[str, str]) -> LintRule:
+    more = row.get("RULE", "")
+    return attrs.evolve(rule, rule=f"{rule.rule} {more}".strip())
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ccci.capabilities import reaper
-from ccci.pure import config as config_mod
+from ccci.entry.common import load_config
 from ccci.seams import engine
 from tests.integration.test_cold_run import assert_nothing_left
 
@@ -136,7 +136,7 @@ def test_an_engine_that_stays_away_is_reported_and_the_reaper_cleans_up(
     assert "did not come back within 5s" in teardown["reason"]
     assert f"{engine.NAMESPACE}={result['stack']}" in teardown["reason"]
     # Once the engine is back, the next sweep removes what the run could not.
-    config = config_mod.load(path)
+    config = load_config(path)
     reaped = reaper.reap(config, docker_client, with_realms=False)
     assert result["stack"] in reaped.stacks
     assert_nothing_left(docker_client, bed_config, result)

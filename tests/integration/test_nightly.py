@@ -11,7 +11,7 @@ import pytest
 
 from ccci.capabilities import capacity
 from ccci.seams import engine
-from ccci.pure import config as config_mod
+from ccci.entry.common import load_config
 from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def test_nightly_reconciles_infra_then_sweeps_promoting_only_the_green(infra, be
     data["recipes"] = {"fx-web": {"canonical": True, "timeout": 900}, "fx-red": {"canonical": True, "timeout": 900}}
     data["timeouts"]["lock"] = 600
     infra.path.write_text(json.dumps(data))
-    config = config_mod.load(infra.path)
+    config = load_config(infra.path)
     warm_stacks = [stack_name(warm_domain(RecipeName(r), Domain(config.base_domain))) for r in ("fx-web", "fx-red")]
     try:
         first = subprocess.Popen(nightly_argv(infra.path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -18,6 +18,7 @@ import docker.errors
 import pytest
 
 from ccci.capabilities import capacity, reaper
+from ccci.entry.common import load_config
 from ccci.pure import config as config_mod
 from ccci.pure.names import Domain, RecipeName, RunId, cold_domain, stack_name, warm_domain
 from ccci.seams import engine
@@ -33,7 +34,7 @@ def config_at(bed_config, tmp_path: Path, **changes) -> tuple[config_mod.Config,
     data.pop("keycloak", None)  # realms have their own tests (test_realms.py)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data))
-    return config_mod.load(path), path
+    return load_config(path), path
 
 
 def leave_objects(client, config, stack: str, *, service: bool = True) -> None:
@@ -105,7 +106,7 @@ def test_a_live_run_and_an_infra_app_are_never_reaped(bed_config, tmp_path, dock
 
 
 def test_every_run_reaps_at_its_start(bed_config, plain_config_path, docker_client, cleanup):
-    config = config_mod.load(plain_config_path)
+    config = load_config(plain_config_path)
     dead = run_stack_of(config, "deadd2", "fx-pair")
     cleanup.append(dead)
     leave_objects(docker_client, config, dead)

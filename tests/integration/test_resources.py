@@ -14,6 +14,7 @@ import pytest
 
 from ccci.capabilities import capacity
 from ccci.seams import engine
+from ccci.entry.common import load_config
 from ccci.pure import config as config_mod
 from ccci.capabilities.locks import Busy
 from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
@@ -27,7 +28,7 @@ def config_with(bed_config, tmp_path: Path, **changes) -> tuple[config_mod.Confi
     data.update(state_dir=str(tmp_path / "state"), **changes)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data))
-    return config_mod.load(path), path
+    return load_config(path), path
 
 
 class _Said(logging.Handler):

@@ -4,8 +4,13 @@
 exact argv can be asserted (the real abra runs in tests/integration).
 """
 
+import importlib.machinery
+import importlib.util
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ccci.seams import abra as abra_mod
 from ccci.seams import proc
@@ -109,6 +114,104 @@ def test_lint_with_colours_and_ascii_borders_still_parses():
 def test_lint_output_without_a_table_is_an_error():
     with pytest.raises(LintError, match="no lint table"):
         parse_lint("FATA unable to find recipe fx-web\n")
+
+
+# -- exact or closed (issue 11, class 3) ----------------------------------------------
+
+def _standin_box_table():
+    """The stand-in abra's own table renderer (tests/bed/abra-standin), loaded without running it."""
+    path = Path(__file__).parents[1] / "bed" / "abra-standin"
+    loader = importlib.machinery.SourceFileLoader("abra_standin", str(path))
+    spec = importlib.util.spec_from_loader("abra_standin", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module.box_table
+
+
+box_table = _standin_box_table()
+HEADER = ("REF", "RULE", "SEVERITY", "SATISFIED", "SKIPPED", "RESOLVE")
+YES_NO = {True: "✅", False: "❌"}
+
+
+def ascii_table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    line = lambda cells: "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths)) + "|"  # noqa: E731
+    return "\n".join([border, line(header), border, *map(line, rows), border])
+
+
+plain = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="│|\n\r\x1b"), max_size=30)
+rules = st.lists(
+    st.tuples(st.from_regex(r"R0[0-9]{2}", fullmatch=True), plain.map(str.strip).filter(bool),
+              st.sampled_from(["error", "warning"]), st.booleans(), st.booleans(), plain.map(str.strip)),
+    min_size=1, max_size=8,
+)
+
+
+def rows_of(drawn):
+    return [(ref, rule, sev, YES_NO[ok], YES_NO[skip], res) for ref, rule, sev, ok, skip, res in drawn]
+
+
+@given(rules, st.sampled_from(["box", "ascii"]))
+def test_generated_tables_read_back_exactly(drawn, style):
+    render = box_table if style == "box" else ascii_table
+    report = parse_lint("INFO linting\n" + render(HEADER, rows_of(drawn)) + "\nWARN done\n")
+    assert [(r.ref, r.rule, r.severity, r.satisfied, r.skipped) for r in report.rules] == \
+        [(ref, rule, sev, ok, skip) for ref, rule, sev, ok, skip, _ in drawn]
+    assert [r.ref for r in report.errors] == [ref for ref, _, sev, ok, skip, _ in drawn
+                                              if sev == "error" and not ok and not skip]
+
+
+@given(rules, st.data(), st.sampled_from(["box", "ascii"]))
+def test_a_cell_holding_the_separator_fails_closed(drawn, data, style):
+    bar = "│" if style == "box" else "|"
+    at = data.draw(st.integers(0, len(drawn) - 1))
+    column = data.draw(st.sampled_from([1, 5]))  # RULE or RESOLVE: free text
+    rows = rows_of(drawn)
+    row = list(rows[at])
+    row[column] = data.draw(plain) + bar + data.draw(plain)
+    rows[at] = tuple(row)
+    render = box_table if style == "box" else ascii_table
+    with pytest.raises(LintError, match="cannot read abra's lint table") as caught:
+        parse_lint(render(HEADER, rows))
+    assert bar in caught.value.output  # the raw table goes with the error
+
+
+def test_the_issue_example_a_failing_error_rule_cannot_disappear():
+    table = box_table(HEADER, [("R001", "ok", "error", "✅", "❌", ""),
+                               ("R009", "env values | quoted", "error", "❌", "❌", "quote them")])
+    # the old parser read "│" and "|" alike, skipped the row, and the install went on
+    with pytest.raises(LintError, match="cannot read abra's lint table"):
+        parse_lint(table.replace("|", "│"))
+    assert [r.ref for r in parse_lint(table).errors] == ["R009"]  # an ASCII bar in a box table is text
+
+
+@pytest.mark.parametrize(("table", "why"), [
+    (LINT.replace("❌        │ ❌      │ quote them", "maybe     │ ❌      │ quote them"), "neither yes nor no"),
+    (LINT.replace("error    │ ❌        │ ❌      │ quote", "fatal    │ ❌        │ ❌      │ quote"), "unknown severity"),
+    (LINT.replace("├──────┼", "╞══════╪"), "neither a border nor a row"),
+    (LINT.replace("│ R002", "  R002"), "neither a border nor a row"),
+    (LINT.replace("│ R002 │", "│ R002 │ extra │"), "cells"),
+    (LINT.replace("SATISFIED", "OK       "), "lacks"),
+    (LINT.replace("│ R009", "\n│ R009"), "blank"),
+    ("| REF | RULE | SEVERITY | SATISFIED |\n|-----|------|----------|-----------|\n| R1 | x | error | no |\n",
+     "unknown severity"),  # a markdown table: a style ccci does not know
+    ("┌─┐\n└─┘\n", "no header"),
+])
+def test_a_table_not_fully_understood_fails_closed(table, why):
+    with pytest.raises(LintError, match=why) as caught:
+        parse_lint(table)
+    assert caught.value.output == table and "cannot read abra's lint table" in str(caught.value)
+
+
+@given(st.text(max_size=300))
+def test_any_output_is_a_report_or_a_lint_error(text):
+    try:
+        report = parse_lint(text)
+    except LintError as error:
+        assert error.output == text
+    else:
+        assert report.rules
 
 
 def test_lint_runs_the_real_abras_argv(calls, abra):

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ccci.entry.common import load_bridge_config
 from ccci.pure import bridge_config as config
 from ccci.pure.bridge_config import BadConfig, BridgeConfig, ForgeKind, Secret, Secrets
 
@@ -104,7 +105,19 @@ def test_a_bad_secret_file_is_refused_without_showing_it(tmp_path, content, says
 
 def test_load_reports_a_missing_or_broken_file(tmp_path):
     with pytest.raises(BadConfig, match="no bridge config"):
-        config.load(tmp_path / "absent.json")
+        load_bridge_config(tmp_path / "absent.json")
     (tmp_path / "broken.json").write_text("{")
-    with pytest.raises(BadConfig, match="cannot read bridge config"):
-        config.load(tmp_path / "broken.json")
+    with pytest.raises(BadConfig, match="bridge config .*broken.json: not JSON"):
+        load_bridge_config(tmp_path / "broken.json")
+
+
+def test_a_string_is_never_an_allowlist():
+    # cattrs alone turns "alice" into the logins a, l, i, c, e (and stops asking the forge).
+    with pytest.raises(BadConfig, match=r'allowlist: expected a list, got a string "alice"'):
+        config.parse(_with("allowlist", "alice"))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 1e-9, 10**9])
+def test_a_poll_interval_must_be_a_sane_positive_number_of_seconds(value):
+    with pytest.raises(BadConfig, match=r"^bridge config: poll_interval: expected a number of seconds"):
+        config.parse(_with("poll_interval", value))

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ccci.entry.common import load_config
 from ccci.pure import config
 from ccci.pure.config import BadConfig, Config, Ingress, Timeouts
 
@@ -46,11 +47,18 @@ def test_bad_config_is_one_clear_line(data, says):
 
 def test_load_reports_a_missing_or_broken_file(tmp_path):
     with pytest.raises(BadConfig, match="no config file"):
-        config.load(tmp_path / "absent.json")
+        load_config(tmp_path / "absent.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(BadConfig, match="cannot read config"):
-        config.load(broken)
+    with pytest.raises(BadConfig, match="broken.json: not JSON"):
+        load_config(broken)
+
+
+def test_load_reads_ccci_config_when_no_path_is_given(tmp_path, monkeypatch):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"base_domain": "ci.test", "keep_runs": 7}))
+    monkeypatch.setenv("CCCI_CONFIG", str(path))
+    assert load_config().keep_runs == 7
 
 
 def test_recipe_url_fills_the_template():

@@ -26,6 +26,11 @@ domains = st.lists(labels, min_size=2, max_size=4).map(".".join)
 hexes = st.from_regex(r"[0-9a-f]{6}", fullmatch=True)
 
 
+@pytest.mark.parametrize("name", ["a", "0", "custom-html", "lasuite-docs", "a-b", "9-9", "x" * 64, "a--b"])
+def test_valid_recipe_names_from_the_table_are_accepted(name):
+    assert RecipeName.parse(name).value == name
+
+
 @given(recipes)
 def test_valid_recipe_names_round_trip(name):
     assert RecipeName.parse(name).value == name
@@ -86,11 +91,27 @@ def test_bad_domains_are_refused(domain):
         Domain.parse(domain)
 
 
+# Written by hand: the first four characters of the recipe, without a trailing hyphen.
+@pytest.mark.parametrize(("recipe", "run", "base", "domain"), [
+    ("custom-html", "abc123", "ci.test", "cust-abc123.ci.test"),
+    ("fx-web", "000000", "ci.test", "fx-w-000000.ci.test"),
+    ("a-b-c", "ffffff", "ci.test", "a-b-ffffff.ci.test"),
+    ("abc-def", "123456", "x.y.z", "abc-123456.x.y.z"),
+    ("ab", "a1b2c3", "ci.test", "ab-a1b2c3.ci.test"),
+    ("a", "a1b2c3", "ci.test", "a-a1b2c3.ci.test"),
+    ("keycloak", "9f9f9f", "ci.example.org", "keyc-9f9f9f.ci.example.org"),
+])
+def test_cold_domains_from_the_table(recipe, run, base, domain):
+    assert cold_domain(RecipeName(recipe), RunId(run), Domain(base)).value == domain
+
+
 @given(recipes, hexes, domains)
-def test_cold_domain_is_recipe_head_dash_run_id(recipe, run, base):
-    domain = cold_domain(RecipeName(recipe), RunId(run), Domain(base))
-    head = recipe[:4].rstrip("-")
-    assert domain.value == f"{head}-{run}.{base}"
+def test_cold_domain_is_a_short_recipe_head_then_the_run_id(recipe, run, base):
+    domain = cold_domain(RecipeName(recipe), RunId(run), Domain(base)).value
+    assert domain.endswith(f"-{run}.{base}")
+    head = domain[: -len(f"-{run}.{base}")]
+    assert 1 <= len(head) <= 4 and recipe.startswith(head) and not head.endswith("-")
+    assert Domain.parse(domain).value == domain
 
 
 @given(recipes, domains)
@@ -98,11 +119,22 @@ def test_warm_domain_is_stable(recipe, base):
     assert warm_domain(RecipeName(recipe), Domain(base)).value == f"warm-{recipe}.{base}"
 
 
+@pytest.mark.parametrize(("domain", "stack"), [
+    ("ci.test", "ci_test"),
+    ("cust-abc123.ci.test", "cust-abc123_ci_test"),
+    ("warm-keycloak.ci.example.org", "warm-keycloak_ci_example_org"),
+    ("a" * 40 + ".example.org", "a" * 40 + "_exam"),  # abra cuts at 45 characters
+])
+def test_stack_names_from_the_table(domain, stack):
+    assert stack_name(Domain(domain)) == stack
+
+
 @given(domains)
 def test_stack_names_have_no_dots_and_abras_length(domain):
     name = stack_name(Domain(domain))
-    assert "." not in name and len(name) <= STACK_NAME_MAX
-    assert name == domain.replace(".", "_")[:STACK_NAME_MAX]
+    assert "." not in name and len(name) == min(len(domain), STACK_NAME_MAX)
+    # read back, it is the start of the domain: only the dots changed
+    assert all(n == d or (n, d) == ("_", ".") for n, d in zip(name, domain))
 
 
 def test_run_ids_are_six_hex_and_distinct():

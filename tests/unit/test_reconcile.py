@@ -123,11 +123,11 @@ def infra_config(**app):
 @pytest.mark.parametrize(("data", "says"), [
     (infra_config(healthcheck={}), "healthcheck"),
     (infra_config(health={"window": 10, "sample": 3}), "sample"),
-    (infra_config(health={"samples": 0}), "infra.proxy.health: samples must be >= 1"),
+    (infra_config(health={"samples": 0}), "infra.proxy.health.samples: expected a positive count"),
     (infra_config(health={"path": "ping"}), "infra.proxy.health.path"),
     (infra_config(health={"status": [99]}), "infra.proxy.health.status"),
-    (infra_config(domain="Proxy"), "infra.proxy: bad domain"),
-    (infra_config(recipe="../x"), "infra.proxy: bad recipe name"),
+    (infra_config(domain="Proxy"), "infra.proxy.domain: bad domain"),
+    (infra_config(recipe="../x"), "infra.proxy.recipe: bad recipe name"),
     ({"base_domain": "ci.test", "alerts": {"push_url": "ftp://x"}}, "alerts.push_url"),
     ({"base_domain": "ci.test", "alerts": {"push_url": "https://x", "token": "inline"}}, "token"),
 ])

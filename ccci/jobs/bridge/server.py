@@ -1,9 +1,11 @@
 """The webhook endpoint: `POST /hook` from the forge, `GET /healthz` for probes.
 
-Before anything is parsed the request must declare a Content-Length no larger
-than the cap (the body is not read otherwise) and carry a valid signature.
-Every refusal is one log line and a 4xx with a JSON reason; nothing is
-stored for a request that fails these checks. Replies: 202 a build was
+Before anything is parsed the request must declare exactly one Content-Length
+of ASCII digits no larger than the cap (the body is not read otherwise) and
+carry a valid signature. Every refusal is one log line, a 4xx with a JSON
+reason (or http.server's own 4xx for a request line or headers it cannot
+read) and a closed connection; nothing is stored for a request that fails
+these checks, and no malformed request ends in a traceback. Replies: 202 a build was
 queued, 200 the comment was read and deliberately not acted on, 401 bad or
 missing signature, 400 malformed, 411/413 missing or oversized body, 502 the
 forge or CI kept a trusted trigger from being queued.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +29,9 @@ log = logging.getLogger("ccci")
 
 HOOK_PATH = "/hook"
 _STATUS = {Verdict.TRIGGERED: 202, Verdict.IGNORED: 200, Verdict.REFUSED: 200, Verdict.FAILED: 502}
+# ASCII digits only: str.isdigit() accepts "²" (which int() refuses) and int()
+# accepts "١٢"; neither is HTTP. Twelve digits is far over any cap.
+_LENGTH = re.compile(r"[0-9]{1,12}")
 
 
 class WebhookServer(ThreadingHTTPServer):
@@ -60,6 +66,27 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         log.debug("http: %s %s", self.address_string(), format % args)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server answers a method it has no do_* for with 501, a server
+        # fault; it is the client's request that is wrong: 405.
+        if code == 501:
+            code, message = 405, f"method {str(self.command)[:20]!r} not allowed"
+        elif code == 505:  # likewise an HTTP version other than 1.x: the request's fault
+            code, message = 400, message or "HTTP version not supported"
+        # A request line it cannot read leaves the version at HTTP/0.9, whose
+        # replies have no status line: a client would not see the 4xx.
+        self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        super().send_error(code, message, explain)
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":  # a two-word request line: not served
+            self.send_error(400, "HTTP/0.9 requests are not served")
+            return False
+        return True
+
     def _reply(self, status: int, payload: dict[str, object]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
@@ -69,9 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _refuse(self, status: int, reason: str, close: bool = False) -> None:
+        """Answer a refusal and close the connection; `close`: the body is unread, drain it."""
         log.warning("webhook from %s refused (%d): %s", self.client_address[0], status, reason)
-        if close:
-            self.close_connection = True
+        self.close_connection = True
         self._reply(status, {"outcome": "rejected", "reason": reason})
         if close:
             self._linger()
@@ -108,11 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(404, f"POST to {self.path[:60]!r}, the webhook path is {HOOK_PATH}", close=True)
             return
         cap = self.server.bridge.config.max_body_bytes
-        declared = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding") or declared is None:
+        lengths = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") is not None or not lengths:
             self._refuse(411, "no Content-Length (chunked bodies are not accepted)", close=True)
             return
-        if not declared.isdigit():
+        if len(lengths) > 1:
+            self._refuse(400, "more than one Content-Length", close=True)
+            return
+        declared = lengths[0].strip()
+        if not _LENGTH.fullmatch(declared):
             self._refuse(400, "Content-Length is not a number", close=True)
             return
         if int(declared) > cap:
