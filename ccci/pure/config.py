@@ -125,6 +125,28 @@ class AlertSettings:
     timeout: int = 10
 
 
+@attrs.frozen
+class StatusPageSettings:
+    """The operator's status page (ccci-status, docs/status.md).
+
+    dir: the path the site appears at (a symlink ccci-status swaps to each new
+    render). base_url: where `dir` is served, for links to a run's page.
+    runs_per_recipe: how many of each recipe's latest runs are shown.
+    """
+
+    dir: str
+    base_url: str | None = None
+    runs_per_recipe: int = 10
+
+    def __attrs_post_init__(self) -> None:
+        if not self.dir.startswith("/"):
+            raise BadConfig(f"status_page.dir {self.dir!r} must be an absolute path")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise BadConfig(f"status_page.base_url {self.base_url!r} must be an http(s) URL")
+        if self.runs_per_recipe < 1:
+            raise BadConfig("status_page.runs_per_recipe must be at least 1")
+
+
 def _check_infra(_instance: object, _attribute: object, value: dict[str, InfraApp]) -> None:
     for name, app in value.items():
         where = f"infra.{name}"
@@ -176,6 +198,7 @@ class Config:
     # and none may start with less free disk than this under state_dir.
     max_concurrent_runs: int = 2
     min_free_disk_mib: int = 2048
+    status_page: StatusPageSettings | None = None
 
     def __attrs_post_init__(self) -> None:
         Domain.parse(self.base_domain)
@@ -213,7 +236,8 @@ class Config:
 
 def _converter() -> cattrs.Converter:
     return strict.converter(
-        (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings)
+        (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings,
+         StatusPageSettings)
     )
 
 
