@@ -287,6 +287,7 @@ def _run(facts: RunFacts, live: set[str], builds: tuple[Mapping[str, Any], ...])
         "duration": duration(result.seconds),
         "failed_stage": failed.name if failed else ("teardown" if result.teardown.status is Status.FAILED else ""),
         "reason": result.reason or (failed.reason if failed else ""),
+        "failed_reason": failed.reason if failed else result.reason,
         "from_version": result.from_version or "",
         "to_version": result.to_version or "",
         "commit": result.commit or "",
@@ -464,7 +465,8 @@ def _nightly(nightlies: tuple[NightlyFacts, ...], folders: set[str]) -> dict[str
 def trend(recipe: str, points: list[tuple[float, str, float]]) -> dict[str, Any]:
     """One recipe's durations over time as SVG geometry: (when, mode, seconds) in."""
     points = sorted(points)
-    out: dict[str, Any] = {"recipe": recipe, "width": SVG_W, "height": SVG_H, "pad": SVG_PAD, "series": [], "count": len(points)}
+    out: dict[str, Any] = {"recipe": recipe, "width": SVG_W, "height": SVG_H, "pad": SVG_PAD, "series": [],
+                           "count": len(points)}
     if not points:
         return out
     t0, t1 = points[0][0], points[-1][0]
