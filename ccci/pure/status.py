@@ -434,29 +434,28 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
 def _nightly(nightlies: tuple[NightlyFacts, ...], folders: set[str]) -> dict[str, Any]:
     done = sorted((n for n in nightlies if n.summary is not None), key=lambda n: n.stamp)
     running = [n.stamp for n in nightlies if n.summary is None]
+    entry: dict[str, Any] = {"stamp": "", "at": "", "status": "running" if running else "never", "running": running,
+                             "reason": "", "recipes": [], "infra": [], "unreadable": ""}
     if not done:
-        return {"stamp": "", "status": "never" if not running else "running", "running": running,
-                "reason": "", "recipes": [], "infra": [], "unreadable": ""}
+        return entry
     last = done[-1]
+    entry |= {"stamp": last.stamp, "at": _iso(_epoch(last.stamp))}
     summary = last.summary
     if isinstance(summary, Unreadable):
-        return {"stamp": last.stamp, "status": "unreadable", "unreadable": summary.why, "running": running,
-                "reason": "", "recipes": [], "infra": []}
+        return entry | {"status": "unreadable", "unreadable": summary.why}
     assert summary is not None
-    recipes = []
     for item in summary.get("recipes", []) if isinstance(summary.get("recipes"), list) else []:
         if not isinstance(item, dict):
             continue
         folder = _text(item, "artifacts").rstrip("/").rpartition("/")[2]
-        recipes.append({"recipe": _text(item, "recipe"), "status": _text(item, "status"),
-                        "duration": duration(_number(item, "seconds") or 0.0), "reason": _text(item, "reason"),
-                        "promotion": _text(item, "promotion"),
-                        "page": f"runs/{folder}.html" if folder in folders else ""})
-    infra = [{"app": _text(i, "app"), "outcome": _text(i, "outcome"), "detail": _text(i, "detail")}
-             for i in (summary.get("infra") if isinstance(summary.get("infra"), list) else []) if isinstance(i, dict)]
-    return {"stamp": last.stamp, "at": _iso(_epoch(last.stamp)), "status": _text(summary, "status"),
-            "reason": _text(summary, "reason"), "recipes": recipes, "infra": infra, "running": running,
-            "unreadable": ""}
+        entry["recipes"].append({
+            "recipe": _text(item, "recipe"), "status": _text(item, "status"),
+            "duration": duration(_number(item, "seconds") or 0.0), "reason": _text(item, "reason"),
+            "promotion": _text(item, "promotion"), "page": f"runs/{folder}.html" if folder in folders else ""})
+    entry["infra"] = [{"app": _text(i, "app"), "outcome": _text(i, "outcome"), "detail": _text(i, "detail")}
+                      for i in (summary.get("infra") if isinstance(summary.get("infra"), list) else [])
+                      if isinstance(i, dict)]
+    return entry | {"status": _text(summary, "status"), "reason": _text(summary, "reason")}
 
 
 # -- trends ----------------------------------------------------------------------------------
