@@ -132,7 +132,7 @@ def _held(lock: Path) -> bool:
 
 def _first_line(path: Path) -> str:
     try:
-        return path.read_text().strip().splitlines()[0] if path.read_text().strip() else ""
+        return next(iter(path.read_text().strip().splitlines()), "")
     except (OSError, UnicodeDecodeError):
         return ""
 

@@ -184,3 +184,37 @@ def test_status_page_settings_are_checked(bad, message):
     good = config_mod.parse({"base_domain": "ccci.test", "status_page": {"dir": "/srv/s",
                                                                           "base_url": "https://ci.example/"}})
     assert good.status_page == config_mod.StatusPageSettings("/srv/s", "https://ci.example/", 10)
+
+
+def test_runs_in_flight_and_a_canonical_in_use_come_from_held_locks_only(tmp_path, state):
+    import fcntl
+
+    write(state / "locks" / "slot-1.lock", "a holder that died (pid 1)\n")  # not held: not in flight
+    write(state / "runs" / "fx-web-0a0b0c" / "calls" / "001-git-clone.log", "$ git clone\n")
+    write(state / "canonical" / "fx-web" / "canonical.json", json.dumps(
+        {"recipe": "fx-web", "domain": "w", "version": "1.0.0", "commit": "c", "status": "quick",
+         "volumes": "used", "updated": ""}))
+    write(state / "locks" / "app-fx-web.holder", json.dumps({"what": "quick run 0a0b0c of fx-web", "pid": 9,
+                                                              "since": "now"}))
+    write(state / "canonical" / "fx-web" / "snapshot" / "gen-1" / "meta.json", json.dumps(
+        {"recipe": "fx-web", "version": "1.0.0", "commit": "c", "taken": "20270101T000000Z", "volumes": []}))
+    os.symlink("gen-1", state / "canonical" / "fx-web" / "snapshot" / "current")
+    config = make_config(tmp_path, state)
+    fds = []
+    try:
+        for name, text in (("slot-0.lock", "quick run 0a0b0c of fx-web at x (pid 9)\n"), ("app-fx-web.lock", "")):
+            fd = os.open(write(state / "locks" / name, text), os.O_RDWR)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fds.append(fd)
+        before = sorted(p.name for p in (state / "locks").iterdir())
+        data = json.loads((status_page.render(config) / "status.json").read_text())
+        assert sorted(p.name for p in (state / "locks").iterdir()) == before  # nothing created
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert data["in_flight"] == ["quick run 0a0b0c of fx-web at x (pid 9)"]
+    assert data["runs"]["fx-web"][0]["status"] == "running"
+    assert data["canonicals"][0]["state"] == "in use" and "quick run 0a0b0c" in data["canonicals"][0]["why"]
+    after = json.loads((status_page.render(config) / "status.json").read_text())
+    assert after["in_flight"] == [] and after["runs"]["fx-web"][0]["status"] == "unreadable"
+    assert after["canonicals"][0]["state"] == "interrupted"
