@@ -35,4 +35,5 @@ in
   ccci-reconcile = executable ./ccci-reconcile;
   ccci-nightly = executable ./ccci-nightly;
   ccci-bridge = executable ./ccci-bridge;
+  ccci-status = executable ./ccci-status;
 }

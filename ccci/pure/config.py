@@ -157,6 +157,25 @@ class AlertSettings:
     timeout: Seconds = 10
 
 
+def _absolute_path(value: str) -> None:
+    if not value.startswith("/"):
+        raise BadConfig(f"{value[:60]!r} must be an absolute path")
+
+
+@attrs.frozen
+class StatusPageSettings:
+    """The operator's status page (ccci-status, docs/status.md).
+
+    dir: the path the site appears at (a symlink ccci-status swaps to each new
+    render). base_url: where `dir` is served, for links to a run's page.
+    runs_per_recipe: how many of each recipe's latest runs are shown.
+    """
+
+    dir: Annotated[str, strict.Check(_absolute_path)]
+    base_url: Annotated[str, strict.Check(_http_url)] | None = None
+    runs_per_recipe: Count = 10
+
+
 @attrs.frozen
 class Config:
     base_domain: DomainName
@@ -177,6 +196,7 @@ class Config:
     # and none may start with less free disk than this under state_dir.
     max_concurrent_runs: Count = 2
     min_free_disk_mib: MiB = 2048
+    status_page: StatusPageSettings | None = None
 
     @property
     def domain(self) -> Domain:
@@ -196,7 +216,8 @@ class Config:
         return recipe.value in self.recipes
 
 
-MODELS = (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings)
+MODELS = (Config, Timeouts, RecipeSettings, KeycloakSettings, HealthSettings, InfraApp, AlertSettings,
+          StatusPageSettings)
 CONVERTER = strict.converter(MODELS)
 
 

@@ -16,7 +16,8 @@ let
     inherit root;
     fileset = lib.fileset.unions [
       (root + "/pyproject.toml")
-      (lib.fileset.fileFilter (file: file.hasExt "py") (root + "/ccci"))
+      # The status page's Jinja templates are package data (pyproject).
+      (lib.fileset.fileFilter (file: file.hasExt "py" || file.hasExt "html") (root + "/ccci"))
       (root + "/tests/__init__.py")
       (root + "/tests/conftest.py")
       (root + "/tests/fixtures")
@@ -41,6 +42,7 @@ python3Packages.buildPythonPackage {
     python3Packages.attrs
     python3Packages.cattrs
     python3Packages.docker
+    python3Packages.jinja2
     python3Packages.plumbum
     python3Packages.pytest
     python3Packages.python-keycloak

@@ -33,6 +33,7 @@ GOOD_CONFIG = {
     "keycloak": {"url": "http://127.0.0.1:18080", "admin_password_file": "/run/kc"},
     "infra": {"proxy": {"recipe": "fx-proxy", "domain": "proxy.ci.test", "health": {"status": [200]}}},
     "alerts": {"push_url": "https://ntfy.example.org/ccci", "token_file": "/run/t"},
+    "status_page": {"dir": "/var/lib/ccci/status", "base_url": "https://ci.test/status"},
 }
 GOOD_BRIDGE = {
     "forge": {"kind": "forgejo", "url": "https://git.example.org", "token_file": "/run/t",
