@@ -22,15 +22,9 @@
           }) systems
         );
       pkgsFor = system: nixpkgs.legacyPackages.${system};
-      # `nix run .#<app>` -> ccci-<app>.
-      appNames = [
-        "run"
-        "quick"
-        "snapshot"
-        "reconcile"
-        "nightly"
-        "bridge"
-      ];
+      # `nix run .#<job>` -> ccci-<job>, one for each entry of the one job
+      # list (pkgs/jobs.nix).
+      jobs = builtins.attrNames (import ./pkgs/jobs.nix);
     in
     {
       packages = eachSystem (
@@ -51,7 +45,7 @@
               program = nixpkgs.lib.getExe self.packages.${system}."ccci-${name}";
               meta = { inherit (self.packages.${system}."ccci-${name}".meta) description; };
             };
-          }) appNames
+          }) jobs
         )
       );
 
@@ -70,16 +64,20 @@
         let
           cfg = config.services.ccci;
           ours = self.packages.${pkgs.stdenv.hostPlatform.system};
+          # Only the executables that take abra (passthru.abra) get the host's.
           withAbra =
             job:
-            if job == "bridge" || cfg.abraPackage == null then
-              ours."ccci-${job}"
+            let
+              package = ours."ccci-${job}";
+            in
+            if cfg.abraPackage == null || !(package ? abra) then
+              package
             else
-              ours."ccci-${job}".override { abra = cfg.abraPackage; };
+              package.override { abra = cfg.abraPackage; };
         in
         {
           imports = [ ./modules/ccci.nix ];
-          services.ccci.packages = lib.genAttrs appNames (job: lib.mkDefault (withAbra job));
+          services.ccci.packages = lib.genAttrs jobs (job: lib.mkDefault (withAbra job));
         };
 
       devShells = eachSystem (
@@ -97,12 +95,15 @@
                 ps.attrs
                 ps.cattrs
                 ps.docker
+                ps.jinja2
                 ps.plumbum
                 ps.pytest
                 ps.python-keycloak
                 ps.requests
                 ps.hypothesis
                 ps.pyyaml
+                # Drives the system's chromium in the status page's browser test.
+                ps.playwright
               ]))
               pkgs.docker-client
               pkgs.git

@@ -32,23 +32,16 @@ let
   json = pkgs.formats.json { };
   render = import ./lib/render.nix { inherit lib; };
 
-  jobs = [
-    "run"
-    "quick"
-    "snapshot"
-    "reconcile"
-    "nightly"
-    "bridge"
-  ];
-  # The executables that call abra and must use the abra the config names.
-  abraJobs = lib.remove "bridge" jobs;
+  # The one job list (pkgs/jobs.nix): one services.ccci.packages.<job> each.
+  jobs = builtins.attrNames (import ../pkgs/jobs.nix);
   exe = job: lib.getExe cfg.packages.${job};
 
   # --- the config files: cfg by one rule ------------------------------------
 
-  # Options the host reads and ccci does not; everything else is in the file.
+  # Options the host reads and ccci does not; everything else is in the file
+  # (every `enable` too, by the rule itself: a section with an `enable` is in
+  # the file, without it, only when enabled, and null when not).
   hostOnly = [
-    [ "enable" ]
     [ "abraPackage" ]
     [ "packages" ]
     [ "nightly" ]
@@ -59,6 +52,14 @@ let
       "infra"
       "<name>"
       "schedule"
+    ]
+    [
+      "statusPage"
+      "onCalendar"
+    ]
+    [
+      "statusPage"
+      "nginx"
     ]
   ];
   # ccci calls the enrolled recipes `recipes`.
@@ -89,6 +90,8 @@ let
 
   # --- units ------------------------------------------------------------------
 
+  statusPage = cfg.statusPage;
+  serveStatusPage = statusPage.enable && statusPage.nginx.enable;
   reconcileUnit = name: "ccci-reconcile-${name}";
   infraNames = builtins.attrNames cfg.infra;
   # Everything a job that deploys needs before it starts.
@@ -98,21 +101,24 @@ let
   ]
   ++ lib.optional cfg.swarm.enable "ccci-swarm-init.service";
 
-  # A oneshot ccci job with its own config file and the ccci credentials.
+  # A oneshot ccci job with its own config file and the ccci credentials;
+  # `deploys`: it needs the engine (and the swarm) up first.
   job =
     {
       unit,
       description,
       argv,
       after ? [ ],
+      deploys ? true,
     }:
     let
       configFile = json.generate "${unit}.json" (configWith (credentialOf unit));
+      order = lib.optionals deploys engineOrder;
     in
     {
       inherit description;
-      after = engineOrder ++ after;
-      wants = engineOrder;
+      after = order ++ after;
+      wants = order;
       # A running sweep or reconcile is not restarted by nixos-rebuild switch:
       # it finishes (or tears down) under the old config.
       restartIfChanged = false;
@@ -189,6 +195,16 @@ let
       '';
     };
   }
+  // lib.optionalAttrs statusPage.enable {
+    # Every job refreshes the page when it ends; the timer catches what no
+    # job saw (a lock released, an alert, the disk) and renders the first page.
+    ccci-status = job {
+      unit = "ccci-status";
+      description = "ccci: render the status page into ${statusPage.dir}";
+      argv = [ (exe "status") ];
+      deploys = false;
+    };
+  }
   // lib.optionalAttrs cfg.bridge.enable {
     ccci-bridge = {
       description = "ccci bridge: !testme PR comments to CI builds (${cfg.bridge.mode})";
@@ -217,6 +233,9 @@ let
         RandomizedDelaySec = cfg.nightly.randomizedDelaySec;
       };
     }
+    // lib.optionalAttrs statusPage.enable {
+      ccci-status = timer "ccci status page" { OnCalendar = statusPage.onCalendar; };
+    }
     // lib.listToAttrs (
       lib.concatMap (
         name:
@@ -244,6 +263,15 @@ let
     handed to the units by systemd LoadCredential and the JSON names
     /run/credentials/<unit>.service/<name>, never the secret.
   '';
+
+  # A group of options that all have defaults: set in part or not at all.
+  section =
+    description: options:
+    mkOption {
+      type = types.submodule { inherit options; };
+      default = { };
+      inherit description;
+    };
 
   timeout =
     default: what:
@@ -366,11 +394,7 @@ let
             reconciles it first.
           '';
         };
-        health = mkOption {
-          type = types.submodule { options = healthOptions; };
-          default = { };
-          description = "How the health gate judges a freshly deployed release of ${name}.";
-        };
+        health = section "How the health gate judges a freshly deployed release of ${name}." healthOptions;
       };
     };
 
@@ -495,20 +519,14 @@ in
       description = "A run refuses to start (and alerts) with less free disk than this under stateDir.";
     };
 
-    timeouts = mkOption {
-      type = types.submodule {
-        options = {
-          converge = timeout 300 "until a deployed app has converged (replicas, health)";
-          undeploy = timeout 120 "until an undeployed app's services are gone";
-          http = timeout 60 "until an app answers over HTTP";
-          abra = timeout 900 "for one abra call";
-          tests = timeout 900 "for one test stage (generic or the recipe's own)";
-          lock = timeout 3600 "for a run slot or an app's lock";
-          engineBack = timeout 120 "for a restarted Docker engine, before a run's teardown gives up and reports its leftovers";
-        };
-      };
-      default = { };
-      description = "Upper bounds, in seconds, on every wait a run makes (docs/cold.md).";
+    timeouts = section "Upper bounds, in seconds, on every wait a run makes (docs/cold.md)." {
+      converge = timeout 300 "until a deployed app has converged (replicas, health)";
+      undeploy = timeout 120 "until an undeployed app's services are gone";
+      http = timeout 60 "until an app answers over HTTP";
+      abra = timeout 900 "for one abra call";
+      tests = timeout 900 "for one test stage (generic or the recipe's own)";
+      lock = timeout 3600 "for a run slot or an app's lock";
+      engineBack = timeout 120 "for a restarted Docker engine, before a run's teardown gives up and reports its leftovers";
     };
 
     enroll = mkOption {
@@ -602,200 +620,226 @@ in
 
     # Host only (not in the config file): the timer, swarm mode, pruning and
     # the bridge unit. `hostOnly` below lists them for the rendering.
-    nightly = mkOption {
-      type = types.submodule {
-        options = {
-          enable = mkOption {
-            type = types.bool;
-            default = true;
-            description = "Start ccci-nightly.service from ccci-nightly.timer. The service exists either way (`systemctl start ccci-nightly`).";
-          };
-          onCalendar = mkOption {
-            type = types.str;
-            default = "*-*-* 03:00:00";
-            description = "systemd OnCalendar expression of the sweep (Persistent: a missed sweep runs at boot).";
-          };
-          randomizedDelaySec = mkOption {
-            type = types.ints.unsigned;
-            default = 600;
-            description = "Random delay, in seconds, added to each start.";
-          };
-          timeoutSec = mkOption {
-            type = types.ints.positive;
-            default = 6 * 3600;
-            description = "Ceiling on the whole sweep (TimeoutStartSec); each recipe is bounded by its own `enroll.<name>.timeout`.";
-          };
-        };
+    nightly = section "The nightly sweep: reconcile every infra app, then cold-run every enrolled recipe, serially." {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Start ccci-nightly.service from ccci-nightly.timer. The service exists either way (`systemctl start ccci-nightly`).";
       };
-      default = { };
-      description = "The nightly sweep: reconcile every infra app, then cold-run every enrolled recipe, serially.";
+      onCalendar = mkOption {
+        type = types.str;
+        default = "*-*-* 03:00:00";
+        description = "systemd OnCalendar expression of the sweep (Persistent: a missed sweep runs at boot).";
+      };
+      randomizedDelaySec = mkOption {
+        type = types.ints.unsigned;
+        default = 600;
+        description = "Random delay, in seconds, added to each start.";
+      };
+      timeoutSec = mkOption {
+        type = types.ints.positive;
+        default = 6 * 3600;
+        description = "Ceiling on the whole sweep (TimeoutStartSec); each recipe is bounded by its own `enroll.<name>.timeout`.";
+      };
     };
 
-    swarm = mkOption {
-      type = types.submodule {
-        options = {
-          enable = mkOption {
-            type = types.bool;
-            default = true;
-            description = "Run ccci-swarm-init.service: `docker swarm init` once if the engine is not a swarm manager yet, and create the `proxy` overlay network.";
-          };
-          advertiseAddr = mkOption {
-            type = types.str;
-            default = "127.0.0.1";
-            description = "`--advertise-addr` for `docker swarm init` (an IP address or interface name).";
-          };
-        };
+    swarm = section "Docker swarm mode on this host." {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Run ccci-swarm-init.service: `docker swarm init` once if the engine is not a swarm manager yet, and create the `proxy` overlay network.";
       };
-      default = { };
-      description = "Docker swarm mode on this host.";
+      advertiseAddr = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        description = "`--advertise-addr` for `docker swarm init` (an IP address or interface name).";
+      };
     };
 
-    dockerPrune = mkOption {
-      type = types.submodule {
-        options = {
-          enable = mkOption {
-            type = types.bool;
-            default = true;
-            description = "Prune Docker images, containers and build cache (virtualisation.docker.autoPrune).";
-          };
-          dates = mkOption {
-            type = types.str;
-            default = "weekly";
-            description = "systemd OnCalendar expression of the prune.";
-          };
-          flags = mkOption {
-            type = types.listOf types.str;
-            default = [
-              "--all"
-              "--filter"
-              "until=24h"
-            ];
-            description = "Flags to `docker system prune`. Never `--volumes` (asserted): warm canonicals and snapshots live in volumes.";
-          };
-        };
+    dockerPrune = section "Disk pruning of Docker objects that never touches volumes." {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Prune Docker images, containers and build cache (virtualisation.docker.autoPrune).";
       };
-      default = { };
-      description = "Disk pruning of Docker objects that never touches volumes.";
+      dates = mkOption {
+        type = types.str;
+        default = "weekly";
+        description = "systemd OnCalendar expression of the prune.";
+      };
+      flags = mkOption {
+        type = types.listOf types.str;
+        default = [
+          "--all"
+          "--filter"
+          "until=24h"
+        ];
+        description = "Flags to `docker system prune`. Never `--volumes` (asserted): warm canonicals and snapshots live in volumes.";
+      };
     };
 
-    bridge = mkOption {
-      type = types.submodule {
-        options = {
-          enable = lib.mkEnableOption "ccci-bridge.service (`!testme` PR comments to Drone builds)";
-          mode = mkOption {
-            type = types.enum [
-              "serve"
-              "poll"
-            ];
-            default = "serve";
-            description = "`serve`: receive forge webhooks; `poll`: poll open pull requests instead.";
-          };
-          settings = mkOption {
-            type = types.submodule {
-              options = {
-                forge = mkOption {
-                  type = types.submodule {
-                    options = {
-                      kind = mkOption {
-                        type = types.enum [
-                          "gitea"
-                          "forgejo"
-                        ];
-                        description = "The forge's kind.";
-                      };
-                      url = mkOption {
-                        type = types.str;
-                        description = "The forge's base URL.";
-                      };
-                      tokenFile = mkOption {
-                        type = types.str;
-                        description = secretFileText "the forge API token";
-                      };
-                      webhookSecretFile = mkOption {
-                        type = types.str;
-                        description = secretFileText "the webhook secret";
-                      };
-                    };
-                  };
-                  description = "The Gitea or Forgejo instance the pull requests live on.";
-                };
-                drone = mkOption {
-                  type = types.submodule {
-                    options = {
-                      url = mkOption {
-                        type = types.str;
-                        description = "Drone's base URL.";
-                      };
-                      tokenFile = mkOption {
-                        type = types.str;
-                        description = secretFileText "the Drone API token";
-                      };
-                      repo = mkOption {
-                        type = types.str;
-                        example = "ci/ccci";
-                        description = "The Drone repository (owner/name) whose pipeline runs ccci.";
-                      };
-                      branch = mkOption {
-                        type = types.str;
-                        default = "main";
-                        description = "Branch of that repository the builds run on.";
-                      };
-                    };
-                  };
-                  description = "The Drone repository whose pipeline runs ccci with RECIPE, REF and MODE.";
-                };
-                repos = mkOption {
-                  type = types.attrsOf types.str;
-                  example = {
-                    "coop-cloud/custom-html" = "custom-html";
-                  };
-                  description = "Forge repository (owner/name) -> the recipe its pull requests change.";
-                };
-                listenAddress = mkOption {
-                  type = types.str;
-                  default = "127.0.0.1";
-                  description = "IP address the webhook endpoint listens on.";
-                };
-                listenPort = mkOption {
-                  type = types.port;
-                  default = 8787;
-                  description = "Port the webhook endpoint listens on.";
-                };
-                allowlist = mkOption {
-                  type = types.nullOr (types.listOf types.str);
-                  default = null;
-                  description = "Forge logins allowed to trigger; null: repository collaborators and org members.";
-                };
-                stateDir = mkOption {
-                  type = types.str;
-                  default = "${cfg.stateDir}/bridge";
-                  defaultText = literalExpression ''"''${config.services.ccci.stateDir}/bridge"'';
-                  description = "The bridge's state directory (created by systemd-tmpfiles, 0750 root).";
-                };
-                pollInterval = mkOption {
-                  type = types.either types.ints.positive types.float;
-                  default = 60.0;
-                  description = "Seconds between polls and between result reports.";
-                };
-                maxBodyBytes = mkOption {
-                  type = types.ints.positive;
-                  default = 1048576;
-                  description = "Largest webhook body accepted (at least 1024).";
-                };
-                httpTimeout = mkOption {
-                  type = types.either types.ints.positive types.float;
-                  default = 10.0;
-                  description = "Seconds one HTTP call to the forge or Drone may take.";
-                };
+    statusPage = section "The operator's status page (docs/status.md): a static site rendered from stateDir by ccci-status." {
+      enable = lib.mkEnableOption ''
+        the status page: ccci-status.service renders it from its timer, and
+        every job refreshes it when it ends
+      '';
+      dir = mkOption {
+        type = types.str;
+        default = "${cfg.stateDir}/status";
+        defaultText = literalExpression ''"''${config.services.ccci.stateDir}/status"'';
+        description = ''
+          Absolute path the site appears at: a symlink that ccci-status swaps
+          onto each new render, whose generations live beside it (so its
+          parent must be writable by root). Nothing else may live there.
+        '';
+      };
+      baseUrl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://status.ci.example.org/";
+        description = ''
+          The http(s) URL `dir` is served at, for links to a run's page from
+          elsewhere (the bridge's PR comment). null: no such links.
+        '';
+      };
+      runsPerRecipe = mkOption {
+        type = types.ints.positive;
+        default = 10;
+        description = "The latest N runs of each recipe shown (the state keeps `keepRuns` runs in all).";
+      };
+      onCalendar = mkOption {
+        type = types.str;
+        default = "*:0/5";
+        description = ''
+          systemd OnCalendar expression of ccci-status.timer (Persistent):
+          renders what no job saw end (a lock released, an alert, the disk).
+        '';
+      };
+      nginx = section "Serving the page with this host's nginx." {
+        enable = lib.mkEnableOption ''
+          an nginx virtual host that serves `dir` read-only, with the run
+          artifacts it links (`<stateDir>/runs`, through the site's
+          `artifacts` symlink). nginx's user gets traverse-only access to
+          stateDir (an ACL): it can open the page and the run folders, and
+          list nothing'';
+        virtualHost = mkOption {
+          type = types.str;
+          example = "status.ci.example.org";
+          description = ''
+            Name of the services.nginx.virtualHosts entry that serves the page
+            at `/`. TLS and access control are yours to add to that entry
+            (e.g. `forceSSL`, `enableACME`, `basicAuthFile`); they merge.
+          '';
+        };
+      };
+    };
+
+    bridge = section "The `!testme` bridge (docs/bridge.md)." {
+      enable = lib.mkEnableOption "ccci-bridge.service (`!testme` PR comments to Drone builds)";
+      mode = mkOption {
+        type = types.enum [
+          "serve"
+          "poll"
+        ];
+        default = "serve";
+        description = "`serve`: receive forge webhooks; `poll`: poll open pull requests instead.";
+      };
+      settings = section "The bridge's JSON config (ccci/pure/bridge_config.py), camelCase; secrets as files." {
+        forge = mkOption {
+          type = types.submodule {
+            options = {
+              kind = mkOption {
+                type = types.enum [
+                  "gitea"
+                  "forgejo"
+                ];
+                description = "The forge's kind.";
+              };
+              url = mkOption {
+                type = types.str;
+                description = "The forge's base URL.";
+              };
+              tokenFile = mkOption {
+                type = types.str;
+                description = secretFileText "the forge API token";
+              };
+              webhookSecretFile = mkOption {
+                type = types.str;
+                description = secretFileText "the webhook secret";
               };
             };
-            default = { };
-            description = "The bridge's JSON config (ccci/pure/bridge_config.py), camelCase; secrets as files.";
           };
+          description = "The Gitea or Forgejo instance the pull requests live on.";
+        };
+        drone = mkOption {
+          type = types.submodule {
+            options = {
+              url = mkOption {
+                type = types.str;
+                description = "Drone's base URL.";
+              };
+              tokenFile = mkOption {
+                type = types.str;
+                description = secretFileText "the Drone API token";
+              };
+              repo = mkOption {
+                type = types.str;
+                example = "ci/ccci";
+                description = "The Drone repository (owner/name) whose pipeline runs ccci.";
+              };
+              branch = mkOption {
+                type = types.str;
+                default = "main";
+                description = "Branch of that repository the builds run on.";
+              };
+            };
+          };
+          description = "The Drone repository whose pipeline runs ccci with RECIPE, REF and MODE.";
+        };
+        repos = mkOption {
+          type = types.attrsOf types.str;
+          example = {
+            "coop-cloud/custom-html" = "custom-html";
+          };
+          description = "Forge repository (owner/name) -> the recipe its pull requests change.";
+        };
+        listenAddress = mkOption {
+          type = types.str;
+          default = "127.0.0.1";
+          description = "IP address the webhook endpoint listens on.";
+        };
+        listenPort = mkOption {
+          type = types.port;
+          default = 8787;
+          description = "Port the webhook endpoint listens on.";
+        };
+        allowlist = mkOption {
+          type = types.nullOr (types.listOf types.str);
+          default = null;
+          description = "Forge logins allowed to trigger; null: repository collaborators and org members.";
+        };
+        stateDir = mkOption {
+          type = types.str;
+          default = "${cfg.stateDir}/bridge";
+          defaultText = literalExpression ''"''${config.services.ccci.stateDir}/bridge"'';
+          description = "The bridge's state directory (created by systemd-tmpfiles, 0750 root).";
+        };
+        pollInterval = mkOption {
+          type = types.either types.ints.positive types.float;
+          default = 60.0;
+          description = "Seconds between polls and between result reports.";
+        };
+        maxBodyBytes = mkOption {
+          type = types.ints.positive;
+          default = 1048576;
+          description = "Largest webhook body accepted (at least 1024).";
+        };
+        httpTimeout = mkOption {
+          type = types.either types.ints.positive types.float;
+          default = 10.0;
+          description = "Seconds one HTTP call to the forge or Drone may take.";
         };
       };
-      default = { };
-      description = "The `!testme` bridge (docs/bridge.md).";
     };
   };
 
@@ -814,13 +858,14 @@ in
         message = "virtualisation.docker.autoPrune must never prune volumes on a ccci host (flags ${builtins.toJSON pruneFlags}; services.ccci.dockerPrune.flags): warm canonicals and their known-good snapshots live in Docker volumes.";
       }
     ]
+    # Every executable that takes abra (passthru.abra) must take this one.
     ++ map (job: {
       assertion =
         cfg.abraPackage == null
         || !(cfg.packages.${job} ? abra)
         || cfg.packages.${job}.abra.outPath == cfg.abraPackage.outPath;
       message = "services.ccci.packages.${job} was built with another abra than services.ccci.abraPackage; the config file and the executable's PATH would disagree (build it with `abra = config.services.ccci.abraPackage`).";
-    }) abraJobs
+    }) jobs
     ++ lib.mapAttrsToList (name: e: {
       assertion = builtins.elem "keycloak" e.needs -> cfg.keycloak != null;
       message = ''services.ccci.enroll.${name}.needs: ["keycloak"] requires services.ccci.keycloak to be set (the warm Keycloak its per-run realms live on).'';
@@ -833,18 +878,49 @@ in
     };
     environment.systemPackages = map (job: cfg.packages.${job}) jobs;
 
-    systemd.tmpfiles.settings."10-ccci" = lib.genAttrs (
-      [ cfg.stateDir ] ++ lib.optional cfg.bridge.enable cfg.bridge.settings.stateDir
-    ) (_: {
-      d = {
-        mode = "0750";
-        user = "root";
-        group = "root";
-      };
-    });
+    systemd.tmpfiles.settings."10-ccci" = lib.mkMerge [
+      (lib.genAttrs ([ cfg.stateDir ] ++ lib.optional cfg.bridge.enable cfg.bridge.settings.stateDir) (_: {
+        d = {
+          mode = "0750";
+          user = "root";
+          group = "root";
+        };
+      }))
+      # nginx may pass through stateDir (and the folder the page lives in),
+      # never list or read it: what it serves is the page's generation and,
+      # through its `artifacts` link, <stateDir>/runs (0755, as ccci makes it).
+      (lib.mkIf serveStatusPage (
+        lib.genAttrs (lib.unique [
+          cfg.stateDir
+          (dirOf statusPage.dir)
+        ]) (_: { "a+".argument = "u:${config.services.nginx.user}:--x"; })
+      ))
+    ];
 
     systemd.services = services;
     systemd.timers = timers;
+
+    services.nginx = lib.mkIf serveStatusPage {
+      enable = true;
+      virtualHosts.${statusPage.nginx.virtualHost} = {
+        # A symlink to the current generation: nginx resolves it per request,
+        # so a render swaps the site under it (docs/status.md).
+        root = statusPage.dir;
+        locations."/" = {
+          index = "index.html";
+          extraConfig = ''
+            # `artifacts` links to <stateDir>/runs: follow it (nginx's default, said aloud).
+            disable_symlinks off;
+            limit_except GET HEAD { deny all; }
+            autoindex off;
+            # Logs and transcripts open as text in the browser.
+            types { text/html html; application/json json; application/xml xml; image/svg+xml svg; text/plain log txt; }
+            default_type text/plain;
+            charset utf-8;
+          '';
+        };
+      };
+    };
 
     virtualisation.docker = {
       enable = true;

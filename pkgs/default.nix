@@ -1,9 +1,11 @@
 # The package set: the shared Python distribution and one thin package per
-# executable (its own runtime PATH). Used by flake.nix and, with the host's
-# pkgs and abra, by the NixOS module's defaults.
+# executable (its own runtime PATH), one for each entry of ./jobs.nix. Used
+# by flake.nix and, with the host's pkgs and abra, by the NixOS module's
+# defaults.
 #
 # `abra` defaults to nixpkgs' abra; pass another to swap it everywhere:
 #   import ./pkgs { inherit pkgs; abra = myAbra; }
+# or in one executable: `ccci-run.override { abra = myAbra; }`.
 # nixos-25.11 very likely has no abra: then the set still evaluates, and only
 # building an executable that needs abra fails, with a message saying what
 # to pass (docs/nix.md shows an overlay that builds abra from its source).
@@ -12,6 +14,7 @@
   abra ? pkgs.abra or null,
 }:
 let
+  inherit (pkgs) lib;
   abra' =
     if abra != null then
       abra
@@ -19,21 +22,30 @@ let
       throw "ccci: this nixpkgs has no `abra`; build ccci's executables with one (`.override { abra = ...; }`, or services.ccci.abraPackage in the NixOS module); docs/nix.md shows an overlay that builds abra from its source tag";
   ccci = pkgs.callPackage ./ccci { };
   ccciExecutable = pkgs.callPackage ./executable.nix { inherit ccci; };
+
+  # ccci-<job> as a package function of exactly its tools (by their nixpkgs
+  # names), so callPackage fills them from pkgs and `.override` swaps one.
   executable =
-    dir:
-    pkgs.callPackage dir (
-      { inherit ccciExecutable; }
-      # Only executables that take abra get it (the bridge does not).
-      // builtins.intersectAttrs (builtins.functionArgs (import dir)) { abra = abra'; }
-    );
+    job: tools:
+    lib.setFunctionArgs (
+      args:
+      ccciExecutable {
+        name = "ccci-${job}";
+        module = "ccci.entry.${job}";
+        tools = map (tool: args.${tool}) tools;
+        # The NixOS module checks the config's `abra` is this one.
+        passthru = lib.optionalAttrs (args ? abra) { inherit (args) abra; };
+      }
+    ) (lib.genAttrs tools (_: false));
 in
 {
   inherit ccci;
-  ccci-run = executable ./ccci-run;
-  ccci-quick = executable ./ccci-quick;
-  ccci-snapshot = executable ./ccci-snapshot;
-  ccci-reconcile = executable ./ccci-reconcile;
-  ccci-nightly = executable ./ccci-nightly;
-  ccci-bridge = executable ./ccci-bridge;
-  ccci-status = executable ./ccci-status;
 }
+// lib.mapAttrs' (
+  job: tools:
+  lib.nameValuePair "ccci-${job}" (
+    pkgs.callPackage (executable job tools) (
+      lib.optionalAttrs (builtins.elem "abra" tools) { abra = abra'; }
+    )
+  )
+) (import ./jobs.nix)

@@ -9,6 +9,9 @@
 # - leaves out the options only the host reads (`hostOnly`, option paths
 #   with `<name>` for an entry), and renames the few whose JSON key differs
 #   (`renamed`);
+# - never writes an `enable`: it is the host's switch (NixOS's convention).
+#   A section that has one is in the file, without it, when enabled, and is
+#   null when not (as an unset `nullOr` section is);
 # - hands every option named `…File` to `secret` (the module's convention:
 #   a `…File` option names a secret file), which decides what the JSON says
 #   instead: the operator's path, or the unit's credential path.
@@ -42,7 +45,10 @@ rec {
     if value == null then
       null
     else if type.name == "submodule" then
-      fromOptions rules p (type.getSubOptions [ ]) value
+      let
+        options = type.getSubOptions [ ];
+      in
+      if options ? enable && !value.enable then null else fromOptions rules p options value
     else if type.name == "attrsOf" then
       lib.mapAttrs (
         name:
@@ -67,7 +73,13 @@ rec {
     rules: p: options: value:
     let
       where = name: p.where ++ [ name ];
-      keep = name: name != "_module" && !(builtins.elem (where name) (rules.hostOnly or [ ]));
+      keep =
+        name:
+        !(builtins.elem name [
+          "_module"
+          "enable"
+        ])
+        && !(builtins.elem (where name) (rules.hostOnly or [ ]));
       key = name: (rules.renamed or { }).${lib.concatStringsSep "." (where name)} or (snake name);
     in
     builtins.listToAttrs (

@@ -1,6 +1,6 @@
 # The ccci Python distribution (pyproject.toml at the repo root): the library
 # and its console scripts, without any tools on PATH. Nothing runs this
-# directly: each executable has its own thin package (../ccci-*/) that runs it
+# directly: each executable has its own thin package (../jobs.nix) that runs it
 # from a Python environment with that executable's runtime tools pinned.
 {
   lib,
@@ -22,6 +22,8 @@ let
       (root + "/tests/conftest.py")
       (root + "/tests/fixtures")
       (root + "/tests/unit")
+      # test_abra_argv.py loads the stand-in abra's table renderer.
+      (root + "/tests/bed/abra-standin")
     ];
   };
 in

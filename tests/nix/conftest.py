@@ -22,7 +22,7 @@ if not have_nix():
 
 # What the flake needs to evaluate; copied so the tests see exactly these files
 # and nothing another engineer has half-written elsewhere in the tree.
-FLAKE_TREE = ["flake.nix", "flake.lock", "pkgs", "modules", "tests/nix", "tests/bed/recipes", "pyproject.toml"]
+FLAKE_TREE = ["flake.nix", "flake.lock", "pkgs", "modules", "tests/nix", "tests/bed/recipes", "tests/bed/abra-standin", "pyproject.toml"]
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,15 @@ from pathlib import Path
 from tests.nix.nixtool import FLAKES, HARNESS, REPO, run_nix
 
 SYSTEMS = ["x86_64-linux", "aarch64-linux"]
-JOBS = ["bridge", "nightly", "quick", "reconcile", "run", "snapshot"]
+# The oracle for the flake's one job list (pkgs/jobs.nix): the Python side's
+# own list of executables, pyproject's console scripts.
+JOBS = sorted(name.removeprefix("ccci-") for name in
+              tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"])
 FULL_TOOLS = ["abra", "docker-client", "git", "gnutar", "util-linux", "coreutils"]
+# Written by hand: the jobs that never deploy (HTTP, or files only) get coreutils alone.
+NO_DEPLOY = {"bridge", "status"}
+# Import names of distributions whose import name differs (pyproject -> import).
+IMPORT_NAMES = {"python-keycloak": "keycloak", "pyyaml": "yaml"}
 # The fake flake input's packages (the host's fake pkgs use 0000…).
 STORE = "/nix/store/11111111111111111111111111111111-"
 
@@ -63,18 +70,15 @@ def test_each_app_runs_its_executable(nix_env: dict[str, str], flake: tuple[str,
 
 def test_one_package_per_console_script(nix_env: dict[str, str], flake: tuple[str, str]) -> None:
     scripts = pyproject()["scripts"]
-    wanted = {f"ccci-{job}" for job in JOBS}
-    # ccci-nightly is being added to pyproject by another engineer; every
-    # script there must have a package here, and every package a script.
-    assert set(scripts) <= wanted
-    assert wanted - set(scripts) <= {"ccci-nightly"}
-    for name in sorted(wanted):
+    assert "ccci-status" in scripts and "ccci-nightly" in scripts
+    # Every package runs the module its console script names (the set of
+    # names is test_flake_outputs_per_system's).
+    for name in sorted(scripts):
         wrapper = flake_eval(nix_env, flake, f"packages.x86_64-linux.{name}",
                              "p: { inherit (p) name module script; main = p.meta.mainProgram; }")
         assert isinstance(wrapper, dict)
         assert wrapper["name"] == wrapper["main"] == name
-        if name in scripts:
-            assert scripts[name] == f"{wrapper['module']}:main"
+        assert scripts[name] == f"{wrapper['module']}:main"
         # python -m <module> from an environment holding ccci and its deps,
         # so ccci's own children (sys.executable -m ...) have them too.
         assert f"makeWrapper {STORE}python3-env/bin/python3 $out/bin/{name}" in wrapper["script"]
@@ -89,8 +93,12 @@ def test_each_executable_pins_its_own_tools(nix_env: dict[str, str], flake: tupl
     path = re.search(r"--prefix PATH : (\S+)", script)
     assert path, script
     tools = [entry.removeprefix(STORE).removesuffix("/bin") for entry in path[1].split(":")]
-    # The bridge only speaks HTTP; everything else drives abra, docker, git, tar.
-    assert tools == (["coreutils"] if job == "bridge" else FULL_TOOLS)
+    # The bridge only speaks HTTP and the status page only reads and writes
+    # files; everything else drives abra, docker, git, tar.
+    assert tools == (["coreutils"] if job in NO_DEPLOY else FULL_TOOLS)
+    # The module's abra check knows an abra job by the abra it carries.
+    has_abra = flake_eval(nix_env, flake, f"packages.x86_64-linux.ccci-{job}", "p: p ? abra")
+    assert has_abra is (job not in NO_DEPLOY)
 
 
 def test_abra_is_overridable(nix_env: dict[str, str], flake: tuple[str, str]) -> None:
@@ -120,26 +128,37 @@ def test_the_python_package_follows_pyproject(nix_env: dict[str, str], flake: tu
     wanted = sorted(re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["dependencies"])
     # python3-docker, not the engine: catches `with python3Packages;` shadowing.
     assert sorted(package["deps"]) == [f"python3-{name}" for name in wanted]
-    # The unit tests run in the build, with the test extra; never the
-    # integration tests (they need a swarm).
+    # The unit tests run in the build, with what they import of the test
+    # extra; never the integration tests (they need a swarm, and the browser
+    # test's playwright).
     assert package["enabledTestPaths"] == ["tests/unit"]
-    extra = sorted(re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["optional-dependencies"]["test"])
-    assert sorted(package["checkDeps"]) == sorted(["python3-pytestCheckHook", *(f"python3-{n}" for n in extra)])
+    extra = [re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["optional-dependencies"]["test"]]
+    shipped = ["tests/unit", "tests/fixtures", "tests/conftest.py", "tests/bed/abra-standin"]
+    imported = imports(*(REPO / path for path in shipped))
+    needed = sorted(n for n in extra if IMPORT_NAMES.get(n, n) in imported)
+    assert "hypothesis" in needed and "playwright" in extra and "playwright" not in needed
+    assert sorted(package["checkDeps"]) == sorted(["python3-pytestCheckHook", *(f"python3-{n}" for n in needed)])
 
 
-def test_every_import_is_declared() -> None:
-    # `requests` was imported but not declared once: every third-party module
-    # ccci imports is a dependency in pyproject (by its import name).
-    import_names = {"python-keycloak": "keycloak", "pyyaml": "yaml"}
-    declared = {import_names.get(n, n) for n in
-                (re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in pyproject()["dependencies"])}
+def imports(*paths: Path) -> set[str]:
+    """The top-level names of every module the Python files under `paths` import."""
+    files = [f for path in paths for f in ([path] if path.is_file() else path.rglob("*.py"))]
     imported: set[str] = set()
-    for path in (REPO / "ccci").rglob("*.py"):
+    for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
+    return imported
+
+
+def test_every_import_is_declared() -> None:
+    # `requests` was imported but not declared once: every third-party module
+    # ccci imports is a dependency in pyproject (by its import name).
+    declared = {IMPORT_NAMES.get(n, n) for n in
+                (re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in pyproject()["dependencies"])}
+    imported = imports(REPO / "ccci")
     third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "ccci"}
     assert third_party <= declared, third_party - declared
 

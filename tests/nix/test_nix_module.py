@@ -98,6 +98,8 @@ RICH_CONFIG = {
     "keycloak": {"url": "https://sso.ci.example.org", "admin_user": "admin",
                  "admin_password_file": "/run/secrets/kc", "verify_tls": True},
     "alerts": {"push_url": "https://ntfy.example.org/ccci", "token_file": "/run/secrets/ntfy", "timeout": 10},
+    # Off, as every unset optional section: null.
+    "status_page": None,
 }
 
 
@@ -160,7 +162,7 @@ def test_a_rich_host_gets_its_units_and_timers(nix_env: dict[str, str], nixlib: 
     }
     assert sorted(out["tmpfiles"]["10-ccci"]) == ["/var/lib/ccci", "/var/lib/ccci/bridge"]
     assert out["systemPackages"] == [f"ccci-{job}" for job in
-                                     ("run", "quick", "snapshot", "reconcile", "nightly", "bridge")]
+                                     ("bridge", "nightly", "quick", "reconcile", "run", "snapshot", "status")]
 
 
 SMALL = {
@@ -193,6 +195,7 @@ def test_a_small_host_without_timers_or_swarm(nix_env: dict[str, str], nixlib: P
         "infra": {},
         "keycloak": None,
         "alerts": None,
+        "status_page": None,
     }
     assert out["bridge"] is None
     # The nightly service exists without its timer (systemctl start ccci-nightly).

@@ -33,6 +33,7 @@ let
     "attrs"
     "cattrs"
     "docker"
+    "jinja2"
     "plumbum"
     "pytest"
     "python-keycloak"
@@ -40,6 +41,7 @@ let
     "setuptools"
     "hypothesis"
     "pyyaml"
+    "playwright"
     "pytestCheckHook"
   ];
   pkgs = {

@@ -54,6 +54,24 @@ let
       argument = opt types.str "";
     };
   };
+  # nixos/modules/services/web-servers/nginx/{vhost,location}-options.nix:
+  # only what ccci sets, with nixpkgs' types.
+  location = types.submodule {
+    options = {
+      root = opt (types.nullOr types.path) null;
+      index = opt (types.nullOr types.str) null;
+      extraConfig = opt types.lines "";
+    };
+  };
+  virtualHost = types.submodule {
+    options = {
+      root = opt (types.nullOr types.path) null;
+      locations = opt (types.attrsOf location) { };
+      extraConfig = opt types.lines "";
+      forceSSL = opt types.bool false;
+      enableACME = opt types.bool false;
+    };
+  };
 in
 {
   options = {
@@ -80,6 +98,11 @@ in
     systemd.services = opt (types.attrsOf service) { };
     systemd.timers = opt (types.attrsOf timer) { };
     systemd.tmpfiles.settings = opt (types.attrsOf (types.attrsOf (types.attrsOf tmpfilesEntry))) { };
+    services.nginx = {
+      enable = opt types.bool false;
+      user = opt types.str "nginx";
+      virtualHosts = opt (types.attrsOf virtualHost) { };
+    };
     virtualisation.docker = {
       enable = opt types.bool false;
       package = lib.mkPackageOption pkgs "docker" { };
