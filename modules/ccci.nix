@@ -866,6 +866,12 @@ in
         || cfg.packages.${job}.abra.outPath == cfg.abraPackage.outPath;
       message = "services.ccci.packages.${job} was built with another abra than services.ccci.abraPackage; the config file and the executable's PATH would disagree (build it with `abra = config.services.ccci.abraPackage`).";
     }) jobs
+    ++ [
+      {
+        assertion = statusPage.nginx.enable -> statusPage.enable;
+        message = "services.ccci.statusPage.nginx.enable serves a page nothing renders: set services.ccci.statusPage.enable too.";
+      }
+    ]
     ++ lib.mapAttrsToList (name: e: {
       assertion = builtins.elem "keycloak" e.needs -> cfg.keycloak != null;
       message = ''services.ccci.enroll.${name}.needs: ["keycloak"] requires services.ccci.keycloak to be set (the warm Keycloak its per-run realms live on).'';

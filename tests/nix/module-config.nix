@@ -1,7 +1,9 @@
 # Flake check `module-config`: a rich host (enrollments, infra, keycloak,
-# alerts, bridge) through the real NixOS module system (types, merging,
-# assertions), building the files it renders: /etc/ccci/config.json,
-# /etc/ccci/bridge.json and the nightly and reconcile unit files. The offline
+# alerts, bridge, status page served by nginx) through the real NixOS module
+# system (types, merging, assertions), building the files it renders:
+# /etc/ccci/config.json, /etc/ccci/bridge.json, the nightly, reconcile and
+# status unit files and nginx's unit (whose config NixOS checks as it
+# builds it). The offline
 # tests (tests/nix/test_nix_module.py) run the module through the same
 # lib.evalModules, but with stand-ins for the rest of NixOS and for pkgs;
 # this check needs all of nixpkgs.
@@ -49,6 +51,14 @@ let
           alerts = {
             pushUrl = "https://ntfy.example.org/ccci";
             tokenFile = "/run/secrets/ntfy-token";
+          };
+          statusPage = {
+            enable = true;
+            baseUrl = "https://status.ci.example.org/";
+            nginx = {
+              enable = true;
+              virtualHost = "status.ci.example.org";
+            };
           };
           bridge = {
             enable = true;
@@ -109,5 +119,18 @@ else
     {
       name = "ccci-bridge.service";
       path = unit "ccci-bridge.service";
+    }
+    {
+      name = "ccci-status.service";
+      path = unit "ccci-status.service";
+    }
+    {
+      name = "ccci-status.timer";
+      path = unit "ccci-status.timer";
+    }
+    {
+      # Its ExecStart names nginx's config, which NixOS validates as it builds it.
+      name = "nginx.service";
+      path = unit "nginx.service";
     }
   ]

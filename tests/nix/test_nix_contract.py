@@ -11,10 +11,12 @@ from pathlib import Path
 
 import cattrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ccci.pure import config as ccci_config
 from ccci.pure import bridge_config
-from tests.nix.test_nix_module import MINIMAL, RICH, host_expr, rendered
+from tests.nix.test_nix_module import MINIMAL, RICH, host_expr, rendered, rendered_configs
 
 # Settings the module renders before ccci's model has their field, each with
 # the issue that adds the field. The test fails once Python knows the key:
@@ -49,6 +51,8 @@ def test_what_nix_renders_is_what_ccci_loads(nix_env: dict[str, str], nixlib: Pa
     assert config.infra["traefik"].health.status == [200, 404]
     assert config.keycloak is not None and config.keycloak.admin_password_file == "/run/secrets/kc"
     assert config.alerts is not None and config.alerts.token_file == "/run/secrets/ntfy"
+    assert config.status_page == ccci_config.StatusPageSettings(
+        dir="/var/lib/ccci/status", base_url="https://status.ci.example.org/", runs_per_recipe=5)
     # What Python would write back is what Nix wrote: nothing dropped or added.
     assert ccci_config.CONVERTER.unstructure(config) == known_to_python(out["config"])
 
@@ -79,3 +83,27 @@ def test_a_value_nix_does_not_check_is_refused_by_ccci(nix_env: dict[str, str], 
     assert out["config"]["base_domain"] == "localhost"
     with pytest.raises((ccci_config.BadConfig, cattrs.BaseValidationError), match="localhost"):
         ccci_config.parse(known_to_python(out["config"]))
+
+
+# Text that survives the trip into a Nix string literal unchanged (nix_literal
+# writes JSON escapes; Nix knows \n \t \r \" \\ but not \u or \b).
+NIX_SAFE = st.text(st.characters(min_codepoint=32, max_codepoint=126) | st.sampled_from("\n\t"), max_size=40)
+RELATIVE = NIX_SAFE.filter(lambda path: not path.startswith("/"))
+NOT_HTTP = NIX_SAFE.filter(lambda url: not url.startswith(("http://", "https://")))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dirs=st.lists(RELATIVE, min_size=1, max_size=6), urls=st.lists(NOT_HTTP, min_size=1, max_size=6))
+def test_a_bad_status_page_is_rendered_as_given_and_refused_by_ccci(
+    nix_env: dict[str, str], nixlib: Path, dirs: list[str], urls: list[str]
+) -> None:
+    # The module's types let any string through (ccci's model is the one
+    # validator of values): a relative dir or a base URL that is not http(s)
+    # reaches the file verbatim, and ccci refuses it at start-up, naming it.
+    pages = [{"dir": d} for d in dirs] + [{"dir": "/srv/page", "baseUrl": u} for u in urls]
+    hosts = [host_expr({**MINIMAL, "statusPage": {"enable": True, **page}}) for page in pages]
+    for page, config in zip(pages, rendered_configs(nix_env, nixlib, hosts), strict=True):
+        assert config["status_page"] == {"dir": page["dir"], "base_url": page.get("baseUrl"), "runs_per_recipe": 10}
+        key = "status_page.base_url" if "baseUrl" in page else "status_page.dir"
+        with pytest.raises(ccci_config.BadConfig, match=key):
+            ccci_config.parse(config, "rendered by modules/ccci.nix")

@@ -43,6 +43,17 @@ def rendered(env: dict[str, str], nixlib: Path, host: str) -> dict:
     return out["result"]
 
 
+def rendered_configs(env: dict[str, str], nixlib: Path, hosts: list[str]) -> list[dict]:
+    """/etc/ccci/config.json of each host, in one nix evaluation (for generated hosts)."""
+    each = f"import {HARNESS / 'eval.nix'} {{ lib = {nixlib}; host = h; }}"
+    expr = f"map (h: let e = {each}; in {{ inherit (e) failed; config = e.result.config; }}) [ {' '.join(hosts)} ]"
+    result = eval_expr(env, expr, check=False)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [o["failed"] for o in out] == [[] for _ in hosts]
+    return [o["config"] for o in out]
+
+
 # --- two realistic hosts ------------------------------------------------------
 
 RICH = {
@@ -60,6 +71,8 @@ RICH = {
     "keycloak": {"url": "https://sso.ci.example.org", "adminPasswordFile": "/run/secrets/kc"},
     "alerts": {"pushUrl": "https://ntfy.example.org/ccci", "tokenFile": "/run/secrets/ntfy"},
     "timeouts": {"converge": 600, "engineBack": 300},
+    "statusPage": {"enable": True, "baseUrl": "https://status.ci.example.org/", "runsPerRecipe": 5,
+                   "nginx": {"enable": True, "virtualHost": "status.ci.example.org"}},
     "bridge": {"enable": True, "mode": "poll", "settings": {
         "forge": {"kind": "forgejo", "url": "https://git.example.org", "tokenFile": "/run/secrets/ft",
                   "webhookSecretFile": "/run/secrets/ws"},
@@ -98,8 +111,9 @@ RICH_CONFIG = {
     "keycloak": {"url": "https://sso.ci.example.org", "admin_user": "admin",
                  "admin_password_file": "/run/secrets/kc", "verify_tls": True},
     "alerts": {"push_url": "https://ntfy.example.org/ccci", "token_file": "/run/secrets/ntfy", "timeout": 10},
-    # Off, as every unset optional section: null.
-    "status_page": None,
+    # `enable`, `onCalendar` and `nginx` are the host's: not in the file.
+    "status_page": {"dir": "/var/lib/ccci/status", "base_url": "https://status.ci.example.org/",
+                    "runs_per_recipe": 5},
 }
 
 
@@ -134,7 +148,7 @@ def test_a_rich_host_gets_its_units_and_timers(nix_env: dict[str, str], nixlib: 
     out = rendered(nix_env, nixlib, host_expr(RICH))
     services, timers = out["services"], out["timers"]
     assert sorted(services) == ["ccci-bridge", "ccci-nightly", "ccci-reconcile-keycloak",
-                                "ccci-reconcile-traefik", "ccci-swarm-init"]
+                                "ccci-reconcile-traefik", "ccci-status", "ccci-swarm-init"]
     nightly = services["ccci-nightly"]
     assert nightly["serviceConfig"] == {
         "Type": "oneshot",
@@ -159,8 +173,11 @@ def test_a_rich_host_gets_its_units_and_timers(nix_env: dict[str, str], nixlib: 
                                          "Persistent": True}},
         "ccci-reconcile-traefik": {"description": "ccci: reconcile traefik", "wantedBy": ["timers.target"],
                                    "timerConfig": {"OnCalendar": "daily", "Persistent": True}},
+        "ccci-status": {"description": "ccci status page", "wantedBy": ["timers.target"],
+                        "timerConfig": {"OnCalendar": "*:0/5", "Persistent": True}},
     }
     assert sorted(out["tmpfiles"]["10-ccci"]) == ["/var/lib/ccci", "/var/lib/ccci/bridge"]
+    assert sorted(out["tmpfiles"]["10-ccci"]["/var/lib/ccci"]) == ["a+", "d"]
     assert out["systemPackages"] == [f"ccci-{job}" for job in
                                      ("bridge", "nightly", "quick", "reconcile", "run", "snapshot", "status")]
 
@@ -208,6 +225,73 @@ def test_a_small_host_without_timers_or_swarm(nix_env: dict[str, str], nixlib: P
     assert out["docker"]["enable"] is True
     assert out["docker"]["autoPrune"] == {"enable": True, "dates": "weekly", "flags": ["--all", "--filter", "until=24h"],
                                           "persistent": True, "randomizedDelaySec": "0"}
+
+
+# --- the status page ------------------------------------------------------------
+
+
+def test_the_status_page_is_off_by_default(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr(MINIMAL))
+    assert out["config"]["status_page"] is None
+    assert out["unitConfigs"]["ccci-nightly"]["status_page"] is None
+    assert "ccci-status" not in out["services"] and "ccci-status" not in out["timers"]
+    assert out["nginx"] == {"enable": False, "user": "nginx", "virtualHosts": {}}
+    # Nobody but root passes through stateDir.
+    assert out["tmpfiles"]["10-ccci"] == {"/var/lib/ccci": {"d": {
+        "mode": "0750", "user": "root", "group": "root", "age": "-", "argument": ""}}}
+
+
+def test_the_status_page_is_rendered_by_its_unit_and_timer(nix_env: dict[str, str], nixlib: Path) -> None:
+    host = {**SMALL, "statusPage": {"enable": True, "onCalendar": "hourly"}}
+    out = rendered(nix_env, nixlib, host_expr(host))
+    # dir follows stateDir; base_url and runs_per_recipe are Python's defaults.
+    section = {"dir": "/srv/ccci/status", "base_url": None, "runs_per_recipe": 10}
+    assert out["config"]["status_page"] == section
+    # Every job's own file has it, so each refreshes the page when it ends.
+    assert {name: c["status_page"] for name, c in out["unitConfigs"].items()} == {
+        "ccci-nightly": section, "ccci-status": section}
+    status = out["services"]["ccci-status"]
+    assert status["serviceConfig"] == {
+        "Type": "oneshot",
+        "ExecStart": f"{STORE}ccci-status/bin/ccci-status --config {STORE}ccci-status.json",
+        "LoadCredential": [],
+    }
+    # It reads files only: no wait on Docker or the swarm.
+    assert status["after"] == [] and status["wants"] == []
+    assert out["timers"]["ccci-status"]["timerConfig"] == {"OnCalendar": "hourly", "Persistent": True}
+    assert out["nginx"]["enable"] is False
+    assert list(out["tmpfiles"]["10-ccci"]["/srv/ccci"]) == ["d"]
+    assert "ccci-status" in out["systemPackages"]
+
+
+def test_the_status_page_is_served_by_nginx(nix_env: dict[str, str], nixlib: Path) -> None:
+    out = rendered(nix_env, nixlib, host_expr(RICH))
+    assert out["nginx"]["enable"] is True
+    assert list(out["nginx"]["virtualHosts"]) == ["status.ci.example.org"]
+    vhost = out["nginx"]["virtualHosts"]["status.ci.example.org"]
+    assert vhost["root"] == "/var/lib/ccci/status"
+    assert list(vhost["locations"]) == ["/"]
+    location = vhost["locations"]["/"]
+    assert location["index"] == "index.html"
+    directives = [line.strip() for line in location["extraConfig"].splitlines()
+                  if line.strip() and not line.strip().startswith("#")]
+    # The site's `artifacts` link leads into <stateDir>/runs: followed; read-only.
+    assert "disable_symlinks off;" in directives
+    assert "limit_except GET HEAD { deny all; }" in directives
+    assert "autoindex off;" in directives
+    assert any(d.startswith("types {") and "text/plain log" in d for d in directives)
+    # nginx's user may pass through stateDir, nothing more.
+    assert out["tmpfiles"]["10-ccci"]["/var/lib/ccci"]["a+"]["argument"] == "u:nginx:--x"
+
+
+def test_the_status_page_elsewhere_lets_nginx_through_both_folders(nix_env: dict[str, str], nixlib: Path) -> None:
+    page = {"enable": True, "dir": "/srv/www/ccci", "nginx": {"enable": True, "virtualHost": "s.example.org"}}
+    out = rendered(nix_env, nixlib, host_expr({**MINIMAL, "statusPage": page},
+                                              'services.nginx.user = "www";'))
+    assert out["config"]["status_page"]["dir"] == "/srv/www/ccci"
+    assert out["nginx"]["virtualHosts"]["s.example.org"]["root"] == "/srv/www/ccci"
+    acl = {path: e["a+"]["argument"] for path, e in out["tmpfiles"]["10-ccci"].items() if "a+" in e}
+    assert acl == {"/var/lib/ccci": "u:www:--x", "/srv/www": "u:www:--x"}
 
 
 def test_nothing_is_set_unless_enabled(nix_env: dict[str, str], nixlib: Path) -> None:
@@ -268,6 +352,13 @@ OPTION_ERRORS = [
      "A definition for option `services.ccci.keepRuns' is not of type `positive integer"),
     ({"infra": {"kc": {"domain": "sso.example.org", "health": {"status": []}}}}, "",
      "A definition for option `services.ccci.infra.kc.health.status' is not of type `non-empty (list of signed integer)'"),
+    ({"statusPage": {"enable": True, "runsPerRecipe": 0}}, "",
+     "A definition for option `services.ccci.statusPage.runsPerRecipe' is not of type `positive integer"),
+    ({"statusPage": {"enable": True, "nginx": {"enable": True}}}, "",
+     "The option `services.ccci.statusPage.nginx.virtualHost' was accessed but has no value defined"),
+    ({"statusPage": {"enable": True, "nginx": {"enable": True, "virtualHost": "s.example.org",
+                                                "root": "/srv/other"}}}, "",
+     "The option `services.ccci.statusPage.nginx.root' does not exist"),
     # The NixOS side is strict too: a unit attribute NixOS does not have.
     ({}, 'systemd.services.ccci-nightly.serviceConfg.Nice = 5;',
      "The option `systemd.services.ccci-nightly.serviceConfg' does not exist"),
@@ -301,6 +392,8 @@ ASSERTIONS = [
      "virtualisation.docker.autoPrune must never prune volumes on a ccci host"),
     ({}, 'virtualisation.docker.autoPrune.flags = [ "--volumes=true" ];', True,
      "virtualisation.docker.autoPrune must never prune volumes on a ccci host"),
+    ({"statusPage": {"nginx": {"enable": True, "virtualHost": "s.example.org"}}}, "", True,
+     "services.ccci.statusPage.nginx.enable serves a page nothing renders: set services.ccci.statusPage.enable too."),
     ({}, "", False,
      "services.ccci.abraPackage is null: this nixpkgs has no `abra`. Set services.ccci.abraPackage"),
     ({}, 'services.ccci.packages.run = { type = "derivation"; name = "ccci-run"; outPath = "/nix/store/2-ccci-run"; '

@@ -59,5 +59,6 @@ in
           package = config.virtualisation.docker.package.name;
         };
         systemPackages = map (p: p.name) config.environment.systemPackages;
+        inherit (config.services) nginx;
       };
 }
