@@ -94,21 +94,14 @@ rec {
     );
 
   # Render a set of options (e.g. options.services.ccci) or one option's
-  # value by its type, from the top.
-  render =
-    rules: prefix: options: value:
-    fromOptions rules {
-      where = [ ];
-      option = prefix;
-      at = [ ];
-    } options value;
-  renderType =
-    rules: prefix: type: value:
-    walk rules {
-      where = [ ];
-      option = prefix;
-      at = [ ];
-    } type value;
+  # value by its type, from the top: `prefix` is that option's path.
+  top = prefix: {
+    where = [ ];
+    option = prefix;
+    at = [ ];
+  };
+  render = rules: prefix: fromOptions rules (top prefix);
+  renderType = rules: prefix: walk rules (top prefix);
 
   # A secret's systemd credential name: its JSON path, e.g.
   # keycloak-admin-password-file.

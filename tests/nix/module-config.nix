@@ -86,51 +86,32 @@ let
   };
   inherit (host) config;
   failed = builtins.filter (a: !a.assertion) config.assertions;
-  unit = name: config.systemd.units.${name}.unit;
+  etc = name: {
+    inherit name;
+    path = config.environment.etc."ccci/${name}".source;
+  };
+  unit = name: {
+    inherit name;
+    path = config.systemd.units.${name}.unit;
+  };
 in
 if failed != [ ] then
   throw (builtins.concatStringsSep "\n" (map (a: a.message) failed))
 else
-  nixpkgs.legacyPackages.${system}.linkFarm "ccci-module-config" [
-    {
-      name = "config.json";
-      path = config.environment.etc."ccci/config.json".source;
-    }
-    {
-      name = "bridge.json";
-      path = config.environment.etc."ccci/bridge.json".source;
-    }
-    {
-      name = "ccci-nightly.service";
-      path = unit "ccci-nightly.service";
-    }
-    {
-      name = "ccci-nightly.timer";
-      path = unit "ccci-nightly.timer";
-    }
-    {
-      name = "ccci-reconcile-traefik.timer";
-      path = unit "ccci-reconcile-traefik.timer";
-    }
-    {
-      name = "ccci-reconcile-keycloak.service";
-      path = unit "ccci-reconcile-keycloak.service";
-    }
-    {
-      name = "ccci-bridge.service";
-      path = unit "ccci-bridge.service";
-    }
-    {
-      name = "ccci-status.service";
-      path = unit "ccci-status.service";
-    }
-    {
-      name = "ccci-status.timer";
-      path = unit "ccci-status.timer";
-    }
-    {
+  nixpkgs.legacyPackages.${system}.linkFarm "ccci-module-config" (
+    map etc [
+      "config.json"
+      "bridge.json"
+    ]
+    ++ map unit [
+      "ccci-nightly.service"
+      "ccci-nightly.timer"
+      "ccci-reconcile-traefik.timer"
+      "ccci-reconcile-keycloak.service"
+      "ccci-bridge.service"
+      "ccci-status.service"
+      "ccci-status.timer"
       # Its ExecStart names nginx's config, which NixOS validates as it builds it.
-      name = "nginx.service";
-      path = unit "nginx.service";
-    }
-  ]
+      "nginx.service"
+    ]
+  )
