@@ -14,8 +14,10 @@
 #   secret paths are under /run/credentials/<unit>.service/, filled by
 #   LoadCredential (no secret ever enters the store);
 # - ccci-nightly.service/.timer, ccci-reconcile-<name>.service/.timer per
-#   warm infra app, ccci-swarm-init.service, ccci-bridge.service;
-# - Docker with swarm mode and an image prune that never touches volumes.
+#   warm infra app, ccci-swarm-init.service, ccci-bridge.service,
+#   ccci-status.service/.timer;
+# - Docker with swarm mode and an image prune that never touches volumes;
+# - optionally an nginx virtual host serving the status page read-only.
 # Enrollment follows nixpkgs' services.restic.backups: attrsOf (submodule
 # ({ name, ... }: ...)), units named ccci-<kind>-<name>, a timer only where
 # asked (Persistent).
@@ -443,7 +445,7 @@ in
       };
       default = { };
       description = ''
-        One package per executable (pkgs/ccci-*). Those that call abra must
+        One package per executable (pkgs/jobs.nix). Those that call abra must
         be built with `services.ccci.abraPackage` (asserted).
       '';
     };
