@@ -185,9 +185,10 @@ def test_the_flakes_module_defaults_to_the_flakes_own_packages(
 ) -> None:
     # The host's pkgs (fake hash 0000…) against the flake's pin (1111…):
     # the pin decides, with the host's abra; an operator's package still wins.
-    host = '{ services.ccci = { enable = true; baseDomain = "ci.example.org"; }; }'
+    host = '{ services.ccci = { enable = true; baseDomain = "ci.example.org"; statusPage.enable = true; }; }'
     apply = (f"m: let e = h: import {HARNESS / 'eval.nix'} {{ lib = {nixlib}; module = m; host = h; }}; in {{ "
              f"default = (e {host}).result.services.ccci-nightly.serviceConfig.ExecStart; "
+             f"status = (e {host}).result.services.ccci-status.serviceConfig.ExecStart; "
              f"abra = (e {host}).result.config.abra; "
              f"mine = (e {{ imports = [ {host} ]; services.ccci.packages.nightly = "
              '{ type = "derivation"; name = "mine"; outPath = "/nix/store/3-mine"; meta.mainProgram = "mine"; }; })'
@@ -195,6 +196,8 @@ def test_the_flakes_module_defaults_to_the_flakes_own_packages(
     out = flake_eval(nix_env, flake, "nixosModules.default", apply, impure=True)
     assert isinstance(out, dict)
     assert out["default"].startswith(f"{STORE}ccci-nightly/bin/ccci-nightly --config ")
+    # A job without abra is the flake's package as it is.
+    assert out["status"].startswith(f"{STORE}ccci-status/bin/ccci-status --config ")
     assert out["abra"] == "/nix/store/00000000000000000000000000000000-abra/bin/abra"
     assert out["mine"].startswith("/nix/store/3-mine/bin/mine --config ")
 
