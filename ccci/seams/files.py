@@ -12,11 +12,16 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write beside, fsync, rename: a reader sees the old file or the new one."""
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write beside, fsync, rename: a reader sees the old file or the new one.
+
+    The file gets `mode` (mkstemp's own 0600 would hide run results from the
+    status page's web server); no secret is ever written through here.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()

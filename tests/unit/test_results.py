@@ -134,3 +134,10 @@ def test_the_summary_is_always_one_line_naming_verdict_and_artifacts(reason, not
     assert len(line.splitlines()) == 1
     assert line.split(" ")[0] == ("GREEN" if results.exit_code(r) == 0 else "RED")
     assert line.endswith("artifacts: /s/runs/x")
+
+
+def test_write_atomic_leaves_a_file_others_may_read(tmp_path):
+    path = tmp_path / "result.json"
+    write_atomic(path, "{}")
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
