@@ -35,6 +35,8 @@ import os
 import secrets as random
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ import jinja2
 from ccci.capabilities.alerts import Alerts
 from ccci.pure import results, status
 from ccci.pure.config import Config
+from ccci.pure.names import BadInput
 from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
@@ -359,3 +362,17 @@ def refresh(config: Config) -> None:
         )
     except Exception as error:
         log.warning("status page: refresh failed: %s: %s", type(error).__name__, error)
+
+
+@contextmanager
+def refreshed_after(config: Config) -> Iterator[None]:
+    """A job's body, then `refresh(config)` however it ended (refused input
+    excepted: it changed nothing, so the page has nothing new to show)."""
+    try:
+        yield
+    except BadInput:
+        raise
+    except BaseException:
+        refresh(config)
+        raise
+    refresh(config)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import attrs
 import docker
 
-from ccci.capabilities import artifacts, capacity, progress, reaper
+from ccci.capabilities import artifacts, capacity, progress, reaper, status_page
 from ccci.capabilities.app import AppUnderTest, Skip, StageFailed, abra_identity, resolve_target, utc_now_iso
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
@@ -54,10 +54,11 @@ def run_cold(config: Config, run: ColdRun) -> RunResult:
     The promotion runs inside the run's slot; the result (with what the
     promotion did) is written to the run's folder again afterwards.
     """
-    with capacity.admitted(config, f"cold run {run.run_id} of {run.request.recipe}"):
-        result = run.execute()
-        promote.promote_if_earned(config, run.request.stages, result, run.app.client, run.folder / "promotion")
-    artifacts.write_result(run.folder, result)
+    with status_page.refreshed_after(config):
+        with capacity.admitted(config, f"cold run {run.run_id} of {run.request.recipe}"):
+            result = run.execute()
+            promote.promote_if_earned(config, run.request.stages, result, run.app.client, run.folder / "promotion")
+        artifacts.write_result(run.folder, result)
     return result
 
 

@@ -20,7 +20,7 @@ import time
 
 import docker
 
-from ccci.capabilities import artifacts, capacity, locks, progress, reaper
+from ccci.capabilities import artifacts, capacity, locks, progress, reaper, status_page
 from ccci.capabilities.app import AppUnderTest, StageFailed, abra_identity, resolve_target
 from ccci.capabilities.canonical import Canonical, Use, Volumes
 from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
@@ -38,8 +38,10 @@ STAGES = ("reattach", "upgrade", "custom")
 
 def run_quick(config: Config, run: QuickRun) -> RunResult:
     """ccci-quick's job: a run slot, then the quick run (or its cold fallback)."""
-    with capacity.admitted(config, f"quick run {run.run_id} of {run.recipe} at {run.ref}"):
-        return run.execute()
+    with status_page.refreshed_after(config):
+        with capacity.admitted(config, f"quick run {run.run_id} of {run.recipe} at {run.ref}"):
+            result = run.execute()
+    return result
 
 
 class QuickRun:

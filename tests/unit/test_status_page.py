@@ -13,6 +13,7 @@ from ccci.entry import status as entry
 from ccci.entry.common import load_config
 from ccci.pure import config as config_mod
 from ccci.pure import results
+from ccci.pure.names import BadInput
 from ccci.pure.results import Mode, RunResult, StageResult, Status, Teardown
 
 CANARY = "CANARY-9f3e1d-s3cr3t"
@@ -219,3 +220,21 @@ def test_runs_in_flight_and_a_canonical_in_use_come_from_held_locks_only(tmp_pat
     after = json.loads((status_page.render(config) / "status.json").read_text())
     assert after["in_flight"] == [] and after["runs"]["fx-web"][0]["status"] == "unreadable"
     assert after["canonicals"][0]["state"] == "interrupted"
+
+
+def test_a_job_refreshes_the_page_however_it_ends_but_not_after_refused_input(tmp_path, state):
+    config = make_config(tmp_path, state)
+    site = Path(config.status_page.dir)
+    with status_page.refreshed_after(config):
+        pass
+    assert (site / "index.html").is_file()
+    first = site.resolve()
+
+    with pytest.raises(RuntimeError), status_page.refreshed_after(config):
+        raise RuntimeError("a red job still shows on the page")
+    assert site.resolve() != first  # a new generation was swapped in
+    second = site.resolve()
+
+    with pytest.raises(BadInput), status_page.refreshed_after(config):
+        raise BadInput("refused input changes nothing")
+    assert site.resolve() == second
