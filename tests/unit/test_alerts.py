@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ccci.capabilities.alerts import PUSH_LIMIT, Alerts, shown_url
+from ccci.capabilities.alerts import PUSH_LIMIT, Alerts
+from ccci.seams.http import shown_url
 from ccci.pure.config import AlertSettings
 
 TOKEN = "tok-9f8e7d-never-in-logs"

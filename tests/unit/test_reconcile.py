@@ -11,14 +11,15 @@ from hypothesis import strategies as st
 from ccci.pure import config
 from ccci.pure.config import BadConfig
 from ccci.entry import reconcile as entry
-from ccci.jobs.reconcile import (
+from ccci.capabilities.health import healthcheck_floor
+from ccci.pure.plan import (
     EXIT_CODES,
     Action,
     HealthRecord,
+    HealthVerdict,
     Outcome,
     ReconcileError,
     ReconcileResult,
-    healthcheck_floor,
     plan,
 )
 from ccci.pure.versions import Release, releases
@@ -55,11 +56,30 @@ def test_a_failed_rollback_blocks_everything():
     assert plan("1.0.0+1", releases(["1.0.0+1", "1.1.0+1"]), set(), blocked=True).action is Action.BLOCKED
 
 
-def test_nothing_to_reconcile_to_is_an_error():
-    with pytest.raises(ReconcileError, match="no release tags"):
-        plan("1.0.0+1", [], set(), blocked=False)
+def test_every_release_rejected_before_an_install_is_an_error():
     with pytest.raises(ReconcileError, match="every release"):
         plan(None, releases(["1.0.0+1"]), {"1.0.0+1"}, blocked=False)
+
+
+# Tags that are not releases: no `+`, a leading `v`, words, an empty recipe part.
+not_releases = st.one_of(
+    st.builds(lambda a, b, c: f"v{a}.{b}.{c}", *(st.integers(0, 99),) * 3),  # traefik's real only tag: v2.4.8
+    st.builds(lambda a, b, c: f"{a}.{b}.{c}", *(st.integers(0, 99),) * 3),
+    st.sampled_from(["latest", "main", "1.0+x", "+1.2.3", "release-1", "1.0.0-rc1"]),
+)
+
+
+@given(st.lists(not_releases, max_size=6, unique=True), st.none() | tags,
+       st.lists(tags, max_size=3), st.booleans())
+def test_a_recipe_without_a_release_tag_is_held_not_an_error(only, current, rejected, blocked):
+    assert releases(only) == []  # the generator makes no release by accident
+    chosen = plan(current, releases(only), set(rejected), blocked=blocked, tags=only)
+    if blocked:
+        assert chosen.action is Action.BLOCKED
+        return
+    assert chosen.action is Action.HOLD and chosen.target is None and chosen.current == current
+    assert ("no tags at all" in chosen.note) if not only else ("no tag of the recipe is a release" in chosen.note)
+    assert Outcome.HELD_UNPARSEABLE.exit_code == 3
 
 
 def test_an_unparseable_running_version_goes_to_the_gate():
@@ -107,7 +127,7 @@ def test_every_outcome_has_a_documented_exit_code():
 def test_the_result_is_one_json_object_with_plain_values():
     result = ReconcileResult("proxy", "fx-proxy", "proxy.ci.test", Outcome.ROLLED_BACK, current="1.0.0+1",
                              attempted="1.1.0+1", recovered=True,
-                             health=[HealthRecord("1.1.0+1", 12.0, 3.5, "docker", "unhealthy")])
+                             health=[HealthRecord("1.1.0+1", 12.0, 3.5, HealthVerdict.DOCKER, "unhealthy")])
     data = json.loads(result.to_json())
     assert data["outcome"] == "rolled-back" and data["health"][0]["verdict"] == "docker"
     assert result.exit_code == 4
