@@ -18,7 +18,7 @@ from ccci.pure import config as config_mod
 from ccci.seams import engine
 from ccci.pure.config import DEFAULT_PATH
 from ccci.entry.common import Parser, guarded
-from ccci.jobs.nightly import Nightly
+from ccci.jobs.nightly import Nightly, SweepStatus
 
 
 def parser() -> Parser:
@@ -38,7 +38,7 @@ def _main(argv: list[str] | None) -> int:
     config = config_mod.load(path)
     result = Nightly(config, path.resolve(), engine.connect()).run()
     print(result.to_json())
-    return 0 if result.status == "passed" else 1
+    return 0 if result.status is SweepStatus.PASSED else 1
 
 
 if __name__ == "__main__":

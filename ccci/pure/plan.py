@@ -210,7 +210,10 @@ class ReconcileResult:
     def from_json(cls, text: str) -> ReconcileResult:
         """Read what `to_json` wrote; ValueError when the text is not such a result."""
         try:
-            return _CONVERTER.structure(json.loads(text), cls)
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError(f"a JSON {type(data).__name__}, not an object")
+            return _CONVERTER.structure(data, cls)
         except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as error:
             raise ValueError(f"not a ccci-reconcile result: {error}") from None
 

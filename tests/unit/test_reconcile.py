@@ -177,3 +177,64 @@ def test_bad_argv_is_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no infra app 'keycloak' in the config (configured: proxy)" in err
     assert capsys.readouterr().out == ""
+
+
+# -- the result: written by ccci-reconcile, read back by the nightly sweep -----------------
+
+DOCUMENTED_FIELDS = {"app", "recipe", "domain", "outcome", "plan", "current", "latest", "attempted", "running",
+                     "last_good", "recovered", "reason", "note", "flagged", "notes", "steps", "health", "alert",
+                     "seconds"}
+text = st.text(max_size=30)
+health_records = st.builds(HealthRecord, text, st.floats(0, 1e4), st.floats(0, 1e4), st.sampled_from(HealthVerdict),
+                           text, st.floats(0, 2e9), st.floats(0, 2e9))
+results = st.builds(
+    ReconcileResult, text, text, text, st.none() | st.sampled_from(Outcome), st.booleans(),
+    current=st.none() | text, latest=st.none() | text, attempted=st.none() | text, running=st.none() | text,
+    last_good=st.none() | text, recovered=st.none() | st.booleans(), reason=text, note=text,
+    flagged=st.lists(text, max_size=3), notes=st.lists(st.dictionaries(text, text, max_size=3), max_size=2),
+    steps=st.lists(text, max_size=4), health=st.lists(health_records, max_size=3), alert=st.none() | text,
+    seconds=st.floats(0, 1e5),
+)
+
+
+@given(results)
+def test_the_result_reads_back_as_written(result):
+    data = json.loads(result.to_json())
+    assert set(data) == DOCUMENTED_FIELDS
+    assert data["outcome"] == (result.outcome.value if result.outcome else None)
+    assert [h["verdict"] for h in data["health"]] == [h.verdict.value for h in result.health]
+    assert ReconcileResult.from_json(result.to_json()) == result
+
+
+@pytest.mark.parametrize("stdout", ["", "ccci-reconcile: proxy: boom", "{}", '{"app": "p"}', "[1]",
+                                    '{"app": "p", "recipe": "r", "domain": "d", "outcome": "exploded"}'])
+def test_what_is_not_a_result_is_refused_by_its_reader(stdout):
+    with pytest.raises(ValueError, match="not a ccci-reconcile result"):
+        ReconcileResult.from_json(stdout)
+
+
+class CannedReconciler:
+    """Stands in for the job only: the entry point's printing is what is tested."""
+
+    result = ReconcileResult("proxy", "fx-proxy", "proxy.ci.test", Outcome.HELD_UNPARSEABLE,
+                             reason="no tag of the recipe is a release (x.y.z+upstream): v2.4.8",
+                             health=[HealthRecord("1.0.0+1", 1.0, 0.5, HealthVerdict.WINDOW, "HTTP 404")])
+
+    def __init__(self, config, name):
+        assert name == "proxy"
+
+    def execute(self, *, dry_run):
+        return self.result
+
+
+def test_the_entry_point_prints_the_result_the_sweep_reads(tmp_path, capsys, monkeypatch):
+    from ccci.jobs.nightly import infra_outcome
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(infra_config()))
+    monkeypatch.setattr(entry, "Reconciler", CannedReconciler)
+    code = entry.main(["--config", str(path), "proxy"])
+    out = capsys.readouterr().out
+    assert code == 3 and ReconcileResult.from_json(out) == CannedReconciler.result
+    read = infra_outcome("proxy", code, out)
+    assert (read.outcome, read.exit_code, read.detail) == ("held-unparseable", 3, CannedReconciler.result.reason)
