@@ -41,7 +41,7 @@ def _main(argv: list[str] | None) -> int:
     run = QuickRun(config, recipe, ref)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:
-        with capacity.admitted(config, f"quick run {run.run_id} of {recipe} at {ref}"):
+        with capacity.admitted(config, f"quick run {run.run_id} of {recipe} at {ref}", run.run_id):
             result = run.execute()
     except BadInput:
         raise  # refused input: one line on stderr, nothing on stdout

@@ -56,7 +56,7 @@ def _main(argv: list[str] | None) -> int:
     run = ColdRun(config, request)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     try:
-        with capacity.admitted(config, f"cold run {run.run_id} of {request.recipe}"):
+        with capacity.admitted(config, f"cold run {run.run_id} of {request.recipe}", run.run_id):
             result = run.execute()
             code = 0 if result.status is results.Status.PASSED else 1
             code = _maybe_promote(config, request, run, result) or code
