@@ -11,6 +11,9 @@ Invariants:
   and is never logged, kept or written anywhere; the URL is logged without
   its userinfo and query.
 - The pushed body is cut to what ntfy accepts (4 KiB); the file keeps it all.
+- The push goes through the one HTTP seam (ccci.seams.http), which does not
+  follow redirects: a redirect would carry the token elsewhere and drop the
+  body, so it counts as a failed push.
 """
 
 from __future__ import annotations
