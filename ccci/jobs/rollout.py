@@ -117,15 +117,15 @@ class Rollout:
             self._set_last_good(version)
             self.result.outcome = Outcome.INSTALLED
             self.alert("installed", f"{self.name}: installed {version}", f"{self.name} installed at {version}, healthy.",
-                        version=version)
+                       version=version)
             return
         self._reject(version, record.reason)
         self.result.outcome = Outcome.INSTALL_FAILED
         self.result.reason = record.reason
         self.alert("install-failed", f"{self.name}: install of {version} is not healthy",
-                    f"{self.name} was installed at {version} but is not healthy: {record.reason}\n"
-                    "There is no earlier release to go back to; it is left as it is.",
-                    attempted=version, reason=record.reason)
+                   f"{self.name} was installed at {version} but is not healthy: {record.reason}\n"
+                   "There is no earlier release to go back to; it is left as it is.",
+                   attempted=version, reason=record.reason)
 
     def check(self, current: str) -> None:
         self._ensure_abra_dir()
@@ -141,8 +141,8 @@ class Rollout:
         self.result.outcome = Outcome.UNHEALTHY
         self.result.reason = record.reason
         self.alert("unhealthy", f"{self.name}: {current} is not healthy",
-                    f"{self.name} runs {current}, which is not healthy: {record.reason}\n"
-                    "Nothing was changed.", current=current, reason=record.reason)
+                   f"{self.name} runs {current}, which is not healthy: {record.reason}\n"
+                   "Nothing was changed.", current=current, reason=record.reason)
 
     def upgrade(self, current: str, latest: str) -> None:
         assert self.mirror is not None
@@ -171,8 +171,8 @@ class Rollout:
             self._set_last_good(latest)
             self.result.outcome = Outcome.UPGRADED
             self.alert("upgraded", f"{self.name}: upgraded {current} -> {latest}",
-                        f"{self.name} upgraded from {current} to {latest}; healthy over a "
-                        f"{record.window:.0f}s window.", current=current, latest=latest)
+                       f"{self.name} upgraded from {current} to {latest}; healthy over a "
+                       f"{record.window:.0f}s window.", current=current, latest=latest)
             return
         with signals_deferred():
             self._roll_back(current, latest, record.reason, restore=self.spec.stateful)
@@ -200,18 +200,18 @@ class Rollout:
         if recovered:
             self.result.outcome = Outcome.ROLLED_BACK
             self.alert("rolled-back", f"{self.name}: {attempted} rolled back to {last_good}",
-                        f"{self.name}: {attempted} was not healthy ({reason}). Rolled back to {last_good}"
-                        + (" and its data snapshot" if restore else "") + f", which is healthy. {attempted} "
-                        "will not be tried again until a newer release appears.", **details)
+                       f"{self.name}: {attempted} was not healthy ({reason}). Rolled back to {last_good}"
+                       + (" and its data snapshot" if restore else "") + f", which is healthy. {attempted} "
+                       "will not be tried again until a newer release appears.", **details)
             return
         self.result.outcome = Outcome.ROLLBACK_FAILED
         self.result.reason = f"{reason}; rollback to {last_good} failed: {failure}"
         self.state.mark_rollback_failed(attempted, last_good, self.result.reason)
         self.alert("rollback-failed", f"{self.name}: ROLLBACK FAILED, needs a human",
-                    f"{self.name}: {attempted} was not healthy ({reason}) and the rollback to {last_good} "
-                    f"is not healthy either ({failure}). Everything is left in place; reconciles of "
-                    f"{self.name} do nothing until an operator clears it (ccci-reconcile {self.name} "
-                    "--clear-failed).", **{**details, "failure": failure})
+                   f"{self.name}: {attempted} was not healthy ({reason}) and the rollback to {last_good} "
+                   f"is not healthy either ({failure}). Everything is left in place; reconciles of "
+                   f"{self.name} do nothing until an operator clears it (ccci-reconcile {self.name} "
+                   "--clear-failed).", **{**details, "failure": failure})
 
     def alert(self, kind: str, title: str, message: str, **details: object) -> None:
         self.result.alert = str(self.alerts.send(self.name, kind, title, message, **details))
