@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ccci.entry.common import load_config  # noqa: E402
-from ccci import engine  # noqa: E402
+from ccci.seams import engine  # noqa: E402
 from tests.fixtures.infra import Infra, PushReceiver  # noqa: E402
 
 SCENARIOS = {

@@ -11,6 +11,9 @@ Invariants:
   and is never logged, kept or written anywhere; the URL is logged without
   its userinfo and query.
 - The pushed body is cut to what ntfy accepts (4 KiB); the file keeps it all.
+- The push goes through the one HTTP seam (ccci.seams.http), which does not
+  follow redirects: a redirect would carry the token elsewhere and drop the
+  body, so it counts as a failed push.
 """
 
 from __future__ import annotations
@@ -20,15 +23,13 @@ import json
 import logging
 import re
 import secrets
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 
 from ccci.pure.config import AlertSettings
+from ccci.seams import http
 from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
@@ -64,15 +65,6 @@ class Alert:
         return json.dumps(body, indent=2, sort_keys=True, default=str)
 
 
-def shown_url(url: str) -> str:
-    """The push URL as it may be logged: no userinfo, no query, no fragment."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _ascii(text: str) -> str:
     # HTTP header values: keep them to printable ASCII.
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:250]
@@ -106,7 +98,7 @@ class Alerts:
     def _push(self, alert: Alert, path: Path) -> str:
         settings = self.settings
         assert settings is not None
-        where = shown_url(settings.push_url)
+        where = http.shown_url(settings.push_url)
         headers = {
             "Title": _ascii(alert.title),
             "Priority": str(PRIORITY.get(alert.kind, 3)),
@@ -125,16 +117,12 @@ class Alerts:
         if len(body) > PUSH_LIMIT:
             tail = f"\n[cut: the whole alert is in {path}]".encode()
             body = body[: PUSH_LIMIT - len(tail)].decode(errors="ignore").encode() + tail
-        request = urllib.request.Request(settings.push_url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=settings.timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            status = error.code
-        except (OSError, ValueError) as error:  # refused, unreachable, timed out, bad URL
-            reason = getattr(error, "reason", error)
-            log.warning("alert %s not pushed to %s: %s", path.name, where, reason)
-            return f"failed: {reason}"
+            status = http.call("POST", settings.push_url, headers=headers, body=body,
+                               timeout=settings.timeout, limit=0).status
+        except http.HttpError as error:  # refused, unreachable, timed out, bad URL
+            log.warning("alert %s not pushed to %s: %s", path.name, where, error.reason)
+            return f"failed: {error.reason}"
         if status >= 300:
             log.warning("alert %s not pushed to %s: HTTP %s", path.name, where, status)
             return f"failed: HTTP {status}"

@@ -28,7 +28,7 @@ import docker
 from ccci.seams import engine, proc
 from ccci.capabilities import health, realms, suites
 from ccci.seams.abra import Abra
-from ccci.pure.config import Config, Ingress
+from ccci.pure.config import Config
 from ccci.pure.names import BadInput, Domain, RecipeName, Ref, stack_name
 from ccci.capabilities.recipe import Checkout
 from ccci.pure.results import AbraIdentity, RunResult, StageResult, Status
@@ -226,10 +226,7 @@ class AppUnderTest:
             return self.stack.wait_gone(self.config.timeouts.undeploy)
 
     def endpoint(self) -> health.Endpoint:
-        if self.config.ingress is Ingress.HOST_PORT:
-            port = self.stack.published_port("app")
-            return health.Endpoint(f"http://127.0.0.1:{port}", self.domain.value)
-        return health.Endpoint(f"https://{self.domain.value}", self.domain.value)
+        return health.endpoint(self.stack, self.domain, self.config.ingress)
 
     def ensure_target_up(self) -> None:
         self.ensure_app()

@@ -4,9 +4,11 @@ Every run that deploys (cold, quick) is admitted first: it refuses to start
 when the filesystem holding the state dir has less than `min_free_disk_mib`
 free (with an alert), and it holds one of `max_concurrent_runs` slots for its
 whole life. A slot is an flock on `<state>/locks/slot-<n>.lock`, released by
-the kernel if the holder dies. With every slot taken a run waits (saying so
-once) up to `timeouts.lock`, then refuses. A promotion runs inside the cold
-run that earned it and uses that run's slot.
+the kernel if the holder dies, which holds the holder's record
+(ccci.capabilities.locks.Holder, JSON; with the run id of the run). With
+every slot taken a run waits (saying so once) up to `timeouts.lock`, then
+refuses. A promotion runs inside the cold run that earned it and uses that
+run's slot.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -22,7 +23,8 @@ from contextlib import ExitStack, contextmanager
 
 from ccci.capabilities.alerts import Alerts
 from ccci.pure.config import Config
-from ccci.capabilities.locks import Busy
+from ccci.capabilities.locks import Busy, Holder
+from ccci.pure.names import RunId
 
 log = logging.getLogger("ccci")
 
@@ -59,8 +61,8 @@ def _slot_paths(config: Config) -> list[str]:
 
 
 @contextmanager
-def slot(config: Config, what: str, poll: float = 1.0) -> Iterator[int]:
-    """Hold one run slot for the block; wait up to timeouts.lock for one."""
+def slot(config: Config, what: str, run: RunId | None = None, poll: float = 1.0) -> Iterator[int]:
+    """Hold one run slot for the block, as `run`; wait up to timeouts.lock for one."""
     paths = _slot_paths(config)
     deadline = time.monotonic() + config.timeouts.lock
     said = False
@@ -74,7 +76,7 @@ def slot(config: Config, what: str, poll: float = 1.0) -> Iterator[int]:
                 continue
             try:
                 os.ftruncate(fd, 0)
-                os.write(fd, f"{what} (pid {os.getpid()})\n".encode())
+                os.write(fd, (Holder.me(what, run).to_json() + "\n").encode())
                 yield number
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -88,9 +90,9 @@ def slot(config: Config, what: str, poll: float = 1.0) -> Iterator[int]:
         time.sleep(poll)
 
 
-def runs_in_flight(config: Config) -> list[str]:
-    """Who holds a slot now (without taking one)."""
-    held = []
+def holders(config: Config) -> list[Holder | None]:
+    """The record of each slot held now (without taking one); None where it is not readable yet."""
+    held: list[Holder | None] = []
     for path in _slot_paths(config):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -98,24 +100,26 @@ def runs_in_flight(config: Config) -> list[str]:
             fcntl.flock(fd, fcntl.LOCK_UN)
         except BlockingIOError:
             with open(path) as handle:
-                held.append(handle.read().strip() or "a run")
+                held.append(Holder.from_json(handle.read()))
         finally:
             os.close(fd)
     return held
 
 
+def runs_in_flight(config: Config) -> list[str]:
+    """Who holds a slot now, as it says it: `<what> (pid <pid>)`."""
+    return [f"{h.what} (pid {h.pid})" if h is not None else "a run" for h in holders(config)]
+
+
 def live_run_ids(config: Config) -> set[str]:
-    """Run ids of the runs holding a slot now (their holder line names them)."""
-    return {match.group(1) for holder in runs_in_flight(config) for match in [_RUN_ID.search(holder)] if match}
-
-
-_RUN_ID = re.compile(r"\brun ([0-9a-f]{6}) of ")
+    """Run ids of the runs holding a slot now, from their holder records."""
+    return {h.run.value for h in holders(config) if h is not None and h.run is not None}
 
 
 @contextmanager
-def admitted(config: Config, what: str) -> Iterator[None]:
-    """Disk floor checked, then a slot held, for the block."""
+def admitted(config: Config, what: str, run: RunId | None = None) -> Iterator[None]:
+    """Disk floor checked, then a slot held (as `run`), for the block."""
     check_disk(config, what)
     with ExitStack() as stack:
-        stack.enter_context(slot(config, what))
+        stack.enter_context(slot(config, what, run))
         yield

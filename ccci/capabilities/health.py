@@ -1,4 +1,4 @@
-"""Is the app up? Convergence by the Engine API, then a real HTTP request.
+"""Is the app up? Convergence by the Engine API, then a real HTTP request; the health gate.
 
 Converged means, for every service of the stack: N/N replicas running on the
 current spec, no update in progress or rolled back, and every running
@@ -6,19 +6,27 @@ container healthy where it has a healthcheck. A wait fails early when Docker
 has already given its verdict (a task rejected, a container unhealthy, tasks
 failing over and over) and otherwise gives up at its bound with a message that
 says what it was waiting for.
+
+The health gate (`HealthGate`, for infra reconciles) judges one deploy over a
+window of at least the slowest service's start_period + interval x retries:
+`samples` consecutive healthy polls (converged, HTTP probe answering) at its
+end; Docker's own verdict ends it at once. HTTP goes through `ccci.seams.http`.
 """
 
 from __future__ import annotations
 
-import http.client
+import datetime
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
+from ccci.pure.config import HealthSettings, Ingress
+from ccci.pure.names import Domain
+from ccci.pure.plan import HealthRecord, HealthVerdict
+from ccci.seams import engine, http
 from ccci.seams.engine import Stack
 
 log = logging.getLogger("ccci")
@@ -43,7 +51,6 @@ class ServiceState:
     running: int
     healthy: bool
     updating: str | None
-    problem: str | None
 
     @property
     def ready(self) -> bool:
@@ -106,7 +113,6 @@ def inspect(stack: Stack, started_iso: str, max_failures: int) -> tuple[list[Ser
                 running=len(running),
                 healthy=healthy,
                 updating=update if update in UPDATING else None,
-                problem=None,
             )
         )
     return states, None
@@ -167,12 +173,17 @@ class Endpoint:
     host: str
 
     def get(self, path: str = "/", timeout: float = 10) -> tuple[int, str]:
-        request = urllib.request.Request(self.url.rstrip("/") + path, headers={"Host": self.host})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read(1 << 20).decode(errors="replace")
-        except urllib.error.HTTPError as error:
-            return error.code, error.read(1 << 16).decode(errors="replace")
+        """The status and (the first MiB of) the body; http.HttpError when nothing answers."""
+        reply = http.call("GET", self.url.rstrip("/") + path, headers={"Host": self.host}, timeout=timeout,
+                          follow_redirects=True, limit=1 << 20)
+        return reply.status, reply.body.decode(errors="replace")
+
+
+def endpoint(stack: Stack, domain: Domain, ingress: Ingress) -> Endpoint:
+    """Where a stack's app answers: through the host's proxy, or the port swarm published."""
+    if ingress is Ingress.HOST_PORT:
+        return Endpoint(f"http://127.0.0.1:{stack.published_port('app')}", domain.value)
+    return Endpoint(f"https://{domain.value}", domain.value)
 
 
 def wait_http(endpoint: Endpoint, timeout: float, path: str = "/") -> int:
@@ -185,11 +196,95 @@ def wait_http(endpoint: Endpoint, timeout: float, path: str = "/") -> int:
             if status < 400:
                 return status
             last = f"HTTP {status}"
-        except (OSError, http.client.HTTPException) as error:
-            last = str(error)
+        except http.HttpError as error:
+            last = str(error.reason)
         if time.monotonic() >= deadline:
             raise NotHealthy(
                 f"{endpoint.url}{path} (Host: {endpoint.host}) did not answer within "
                 f"{timeout:.0f}s: {last}"
             )
         time.sleep(0.5)
+
+
+# -- the health gate of an infra reconcile --------------------------------------------------
+
+NANO = 1e9
+# Docker's healthcheck defaults when a spec leaves a field at 0.
+DEFAULT_INTERVAL, DEFAULT_RETRIES = 30.0, 3
+
+
+def utc_stamp() -> str:
+    """Now, to the microsecond: tasks of a deploy are those created after it."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def healthcheck_floor(specs: list[dict[str, Any]], image_healthchecks: dict[str, dict[str, Any]]) -> float:
+    """The slowest service's start_period + interval x retries, in seconds."""
+    floor = 0.0
+    for spec in specs:
+        container = spec.get("TaskTemplate", {}).get("ContainerSpec", {})
+        check = container.get("Healthcheck") or image_healthchecks.get(container.get("Image", "")) or {}
+        test = check.get("Test") or []
+        if not test or test[0] == "NONE":
+            continue
+        interval = (check.get("Interval") or 0) / NANO or DEFAULT_INTERVAL
+        retries = check.get("Retries") or DEFAULT_RETRIES
+        start = (check.get("StartPeriod") or 0) / NANO
+        floor = max(floor, start + interval * retries)
+    return floor
+
+
+@attrs.frozen
+class HealthGate:
+    """Judges what a stack runs, by its settings: one `HealthRecord` per judgement."""
+
+    stack: Stack
+    settings: HealthSettings
+    endpoint: Callable[[], Endpoint]  # asked anew for every probe: a redeploy moves the port
+
+    def probe(self) -> str | None:
+        """One HTTP sample: None when the app answers as configured, else why not."""
+        settings = self.settings
+        try:
+            status, body = self.endpoint().get(settings.path, timeout=min(5.0, max(1.0, settings.poll * 3)))
+        except http.HttpError as error:
+            return f"GET {settings.path}: {error.reason}"
+        except engine.EngineError as error:  # no port published (yet)
+            return f"GET {settings.path}: {error}"
+        if status not in settings.status:
+            return f"GET {settings.path}: HTTP {status}"
+        if settings.contains is not None and settings.contains not in body:
+            return f"GET {settings.path}: the body lacks {settings.contains!r}"
+        return None
+
+    def window(self) -> float:
+        """The health window: the configured one, raised to what the healthchecks need."""
+        specs = [service.attrs["Spec"] for service in self.stack.services()]
+        images: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            container = spec.get("TaskTemplate", {}).get("ContainerSpec", {})
+            image = container.get("Image", "")
+            if image and not container.get("Healthcheck"):
+                images[image] = engine.image_healthcheck(self.stack.client, image)
+        return max(float(self.settings.window), healthcheck_floor(specs, images))
+
+    def judge(self, version: str, since: str, *, observe: bool = True) -> HealthRecord:
+        """The gate for what was deployed at `since` (or, observe=False, what runs now)."""
+        settings = self.settings
+        began = time.monotonic()
+        window = self.window()
+        record = HealthRecord(version, window, 0.0, HealthVerdict.HEALTHY, started_at=time.time())
+        try:
+            wait_converged(
+                self.stack, window, started_iso=since, settle=settings.samples, poll=settings.poll,
+                observe=window if observe else 0.0, probe=self.probe,
+            )
+        except DockerVerdict as verdict:
+            record.verdict, record.reason = HealthVerdict.DOCKER, str(verdict)
+        except NotHealthy as why:
+            record.verdict, record.reason = HealthVerdict.WINDOW, str(why)
+        except engine.EngineError as error:
+            record.verdict, record.reason = HealthVerdict.WINDOW, str(error)
+        record.seconds = round(time.monotonic() - began, 2)
+        record.decided_at = time.time()
+        return record

@@ -1,11 +1,17 @@
-"""A recipe's git checkout inside a run's ABRA_DIR: clone, releases, refs.
+"""A recipe's git repository: a run's checkout (clone, releases, refs) and a throwaway mirror.
 
 All git calls go through `proc`. The clone is the run's own (abra moves the
-checkout between tags, so runs must never share one).
+checkout between tags, so runs must never share one). A `Mirror` is a bare
+clone in a temporary folder, gone when its block ends: an infra reconcile
+reads the upstream's tags and release notes there, so that nothing under the
+state directory changes until it decides to act.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -73,6 +79,10 @@ class Checkout:
         found = releases(tags)
         return found[-1] if found else None
 
+    def fetch_tags(self, mirror: Mirror) -> None:
+        """Bring the mirror's tags (new releases, moved tags) into this checkout."""
+        self.git("fetch", "--quiet", "--force", str(mirror.git_dir), "+refs/tags/*:refs/tags/*")
+
     def checkout(self, commit: str) -> None:
         self.git("checkout", "--quiet", "--force", "--detach", commit)
 
@@ -82,3 +92,32 @@ class Checkout:
     def tests_dir(self) -> Path:
         """Where a recipe keeps its own ccci tests."""
         return self.path / "tests" / "ccci"
+
+
+@attrs.frozen
+class Mirror:
+    """A bare clone of a recipe's repository, for reading only."""
+
+    git_dir: Path
+    calls: proc.Calls
+
+    @classmethod
+    @contextmanager
+    def cloned(cls, url: str, prefix: str, calls: proc.Calls) -> Iterator[Mirror]:
+        """A fresh mirror of `url` for the block, removed after."""
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            git_dir = Path(tmp) / "mirror.git"
+            proc.run(["git", "clone", "--quiet", "--mirror", "--", url, str(git_dir)],
+                     env={"GIT_TERMINAL_PROMPT": "0"}, calls=calls, timeout=600)
+            yield cls(git_dir, calls)
+
+    def _git(self, *words: str, check: bool = True) -> proc.Completed:
+        return proc.run(["git", "--git-dir", str(self.git_dir), *words], check=check, calls=self.calls, timeout=60)
+
+    def tags(self) -> list[str]:
+        return self._git("tag", "--list").output.split()
+
+    def commit_of(self, tag: str) -> str:
+        """The commit `tag` points at; "" when there is no such tag."""
+        found = self._git("rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}", check=False)
+        return found.output.strip() if found.exit_code == 0 else ""

@@ -24,14 +24,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
-    from ccci.jobs.nightly import Nightly
+    from ccci.jobs.nightly import Nightly, SweepStatus
     from ccci.seams import engine
 
     path = config_path(args.config)
     config = load_config(path)
     result = Nightly(config, path.resolve(), engine.connect()).run()
     print(result.to_json())
-    return 0 if result.status == "passed" else 1
+    return 0 if result.status is SweepStatus.PASSED else 1
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def run_cold(config: Config, run: ColdRun) -> RunResult:
     promotion did) is written to the run's folder again afterwards.
     """
     with status_page.refreshed_after(config):
-        with capacity.admitted(config, f"cold run {run.run_id} of {run.request.recipe}"):
+        with capacity.admitted(config, f"cold run {run.run_id} of {run.request.recipe}", run.run_id):
             result = run.execute()
             promote.promote_if_earned(config, run.request.stages, result, run.app.client, run.folder / "promotion")
         artifacts.write_result(run.folder, result)

@@ -14,11 +14,17 @@ Order and rules:
    (ccci-run does that); red ones do not.
 5. Prints one JSON summary; exits 1 and raises an alert when any recipe was
    red or any infra app rolled back or failed.
+
+A child's result is read with the function its writer uses to write it:
+ccci-reconcile's stdout with `ReconcileResult.from_json` (ccci.pure.plan),
+ccci-run's result file with `results.from_json`; its exit code is judged by
+`ccci.pure.plan.went_wrong`, where the exit codes are defined.
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
 import json
 import logging
 import sys
@@ -29,31 +35,45 @@ import cattrs
 import docker
 
 from ccci.capabilities import capacity, locks, prune, reaper
-from ccci.seams import proc
 from ccci.capabilities.alerts import Alerts
+from ccci.pure import results
 from ccci.pure.config import Config
+from ccci.pure.plan import ExitCode, ReconcileResult, went_wrong
+from ccci.seams import proc
 from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
 
-# ccci-reconcile's exit codes (docs/reconcile.md) and what they mean here.
-RECONCILE_OK = {0}
-RECONCILE_HELD = {3}
 TEARDOWN_GRACE = 300
+NO_OUTCOME = "error"  # an infra app's `outcome` when ccci-reconcile printed no result
+
+
+class RecipeStatus(enum.Enum):
+    """How one recipe's cold run in the sweep ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # the run finished red
+    TIMED_OUT = "timed-out"  # stopped at the recipe's timeout
+    ERROR = "error"  # ccci-run itself failed: no result to read
+
+
+class SweepStatus(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
 
 
 @attrs.define
 class InfraOutcome:
     app: str
     exit_code: int | None
-    outcome: str
+    outcome: str  # a reconcile Outcome's value, or NO_OUTCOME
     detail: str = ""
 
 
 @attrs.define
 class RecipeOutcome:
     recipe: str
-    status: str  # passed | failed | timed-out | error
+    status: RecipeStatus
     seconds: float
     reason: str = ""
     promotion: str = ""
@@ -63,7 +83,7 @@ class RecipeOutcome:
 @attrs.define
 class NightlyResult:
     started: str
-    status: str = "passed"
+    status: SweepStatus = SweepStatus.PASSED
     pruned: list[str] = attrs.Factory(list)
     reaped: list[str] = attrs.Factory(list)
     infra: list[InfraOutcome] = attrs.Factory(list)
@@ -79,15 +99,29 @@ def _ccci(module: str) -> list[str]:
     return [sys.executable, "-m", f"ccci.entry.{module}"]
 
 
-def _last_json(text: str) -> dict:
-    """The JSON object a ccci executable printed on stdout."""
-    start = text.find("{")
-    if start < 0:
-        return {}
+def infra_outcome(app: str, exit_code: int | None, stdout: str) -> InfraOutcome:
+    """What a `ccci-reconcile APP` child reported: its result on stdout, if it printed one."""
     try:
-        return json.loads(text[start:])
-    except ValueError:
-        return {}
+        reported = ReconcileResult.from_json(stdout)
+    except ValueError:  # ccci's own error or bad input: one line on stderr, nothing on stdout
+        return InfraOutcome(app, exit_code, NO_OUTCOME)
+    outcome = reported.outcome.value if reported.outcome is not None else NO_OUTCOME
+    return InfraOutcome(app, exit_code, outcome, reported.reason)
+
+
+def recipe_outcome(recipe: str, exit_code: int | None, seconds: float, result_text: str | None,
+                   errors: str = "") -> RecipeOutcome:
+    """What a `ccci-run RECIPE --result-file F` child reported in F (None: it wrote none)."""
+    try:
+        run = results.from_json(result_text) if result_text is not None else None
+    except (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError):
+        run = None  # not a run's result (cattrs reads a JSON array's items as keys: AttributeError)
+    if run is None:
+        return RecipeOutcome(recipe, RecipeStatus.ERROR, seconds,
+                             f"ccci-run exited {exit_code}: {errors.strip().splitlines()[-1:]}")
+    passed = exit_code == ExitCode.OK and run.status is results.Status.PASSED
+    return RecipeOutcome(recipe, RecipeStatus.PASSED if passed else RecipeStatus.FAILED, float(run.seconds),
+                         run.reason, run.promotion, run.artifacts)
 
 
 class Nightly:
@@ -112,7 +146,7 @@ class Nightly:
                 self.result.infra.append(self._reconcile(app))
             for recipe in sorted(self.config.recipes):
                 self.result.recipes.append(self._cold(recipe))
-            self._verdict()
+            self._judge()
             write_atomic(self.folder / "summary.json", self.result.to_json())
         return self.result
 
@@ -128,10 +162,8 @@ class Nightly:
                 check=False, timeout=3600, term_grace=TEARDOWN_GRACE, stderr_apart=True, calls=self.calls,
             )
         except proc.CommandError as error:
-            return InfraOutcome(app, error.exit_code, "error", error.why)
-        data = _last_json(done.output)
-        outcome = InfraOutcome(app, done.exit_code, str(data.get("outcome", "error")),
-                               str(data.get("reason", "") or data.get("detail", "")))
+            return InfraOutcome(app, error.exit_code, NO_OUTCOME, error.why)
+        outcome = infra_outcome(app, done.exit_code, done.output)
         log.info("nightly: %s: %s (exit %d)", app, outcome.outcome, done.exit_code)
         return outcome
 
@@ -145,22 +177,18 @@ class Nightly:
                 check=False, timeout=timeout, term_grace=TEARDOWN_GRACE, stderr_apart=True, calls=self.calls,
             )
         except proc.CommandError as error:
-            status = "timed-out" if error.exit_code is None else "error"
+            status = RecipeStatus.TIMED_OUT if error.exit_code is None else RecipeStatus.ERROR
             return RecipeOutcome(recipe, status, float(timeout), error.why)
-        data = _last_json(result_file.read_text()) if result_file.is_file() else {}
-        if not data:
-            return RecipeOutcome(recipe, "error", done.seconds,
-                                 f"ccci-run exited {done.exit_code}: {done.errors.strip().splitlines()[-1:]}")
-        status = "passed" if done.exit_code == 0 and data.get("status") == "passed" else "failed"
-        log.info("nightly: %s: %s%s", recipe, status, f" ({data.get('promotion')})" if data.get("promotion") else "")
-        return RecipeOutcome(recipe, status, float(data.get("seconds", done.seconds)), str(data.get("reason", "")),
-                             str(data.get("promotion", "")), str(data.get("artifacts", "")))
+        text = result_file.read_text() if result_file.is_file() else None
+        outcome = recipe_outcome(recipe, done.exit_code, done.seconds, text, done.errors)
+        log.info("nightly: %s: %s%s", recipe, outcome.status.value,
+                 f" ({outcome.promotion})" if outcome.promotion else "")
+        return outcome
 
-    def _verdict(self) -> None:
-        red = [r.recipe for r in self.result.recipes if r.status != "passed"]
-        infra_bad = [i.app for i in self.result.infra
-                     if i.exit_code not in RECONCILE_OK | RECONCILE_HELD]
-        held = [i.app for i in self.result.infra if i.exit_code in RECONCILE_HELD]
+    def _judge(self) -> None:
+        red = [r.recipe for r in self.result.recipes if r.status is not RecipeStatus.PASSED]
+        infra_bad = [i.app for i in self.result.infra if went_wrong(i.exit_code)]
+        held = [i.app for i in self.result.infra if i.exit_code == ExitCode.HELD]
         problems = []
         if red:
             problems.append(f"red: {', '.join(red)}")
@@ -169,7 +197,7 @@ class Nightly:
         if held:
             log.info("nightly: held for an operator: %s", ", ".join(held))
         if problems:
-            self.result.status = "failed"
+            self.result.status = SweepStatus.FAILED
             self.result.reason = "; ".join(problems)
             Alerts(self.config.state, self.config.alerts).send(
                 "nightly", "red", "nightly sweep is red", self.result.reason,

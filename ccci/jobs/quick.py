@@ -39,7 +39,7 @@ STAGES = ("reattach", "upgrade", "custom")
 def run_quick(config: Config, run: QuickRun) -> RunResult:
     """ccci-quick's job: a run slot, then the quick run (or its cold fallback)."""
     with status_page.refreshed_after(config):
-        with capacity.admitted(config, f"quick run {run.run_id} of {run.recipe} at {run.ref}"):
+        with capacity.admitted(config, f"quick run {run.run_id} of {run.recipe} at {run.ref}", run.run_id):
             result = run.execute()
     return result
 

@@ -293,3 +293,13 @@ def _quietly(action, *args, **kwargs) -> None:
         action(*args, **kwargs)
     except docker.errors.APIError:
         pass
+
+
+# -- images (the reconciler's health window) ----------------------------------------------------
+
+def image_healthcheck(client: docker.DockerClient, image: str) -> dict[str, Any]:
+    """The healthcheck an image declares; {} when it has none or the engine does not know the image."""
+    try:
+        return client.images.get(image).attrs.get("Config", {}).get("Healthcheck") or {}
+    except docker.errors.DockerException:
+        return {}

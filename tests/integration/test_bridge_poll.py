@@ -43,7 +43,7 @@ def test_new_comments_trigger_under_the_same_rules(poller, caplog):
     world.forge.add_comment(3, "!testme  --quick", "alice")  # not exact
     world.forge.add_comment(4, "!testme", "alice")
     outcomes = poll.cycle()
-    assert [o.verdict.value for o in outcomes] == ["triggered", "refused", "ignored", "ignored", "triggered"]
+    assert [o.disposition.value for o in outcomes] == ["triggered", "refused", "ignored", "ignored", "triggered"]
     assert world.drone.builds == [
         {"branch": "main", "RECIPE": RECIPE, "REF": HEAD, "MODE": "quick"},
         {"branch": "main", "RECIPE": RECIPE, "REF": sha_for(4), "MODE": "cold"},
@@ -58,7 +58,7 @@ def test_a_forge_outage_skips_the_cycle_and_starts_nothing(poller, caplog):
     world.forge.add_comment(3, "!testme", "alice")
     world.forge.auth_status = 500
     [outcome] = poll.cycle()
-    assert outcome.verdict.value == "refused" and "failing closed" in outcome.reason
+    assert outcome.disposition.value == "refused" and "failing closed" in outcome.reason
     assert world.drone.builds == []
 
 

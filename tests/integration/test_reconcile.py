@@ -228,6 +228,29 @@ def test_release_notes_in_releasenotes_folder_hold_the_proxy(infra, docker_clien
     assert (infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")) == before
 
 
+def test_a_recipe_without_a_release_tag_is_held_unparseable_and_nothing_is_touched(infra, docker_client):
+    # A real traefik recipe's only tag is `v2.4.8`: no tag is a release (x.y.z+upstream).
+    infra.install_at("proxy", PROXY_NEW)
+    before = infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")
+    for tag in infra.git("proxy", "tag", "--list").split():
+        infra.git("proxy", "tag", "-d", tag)
+    infra.release("proxy", "v2.4.8", "next")
+
+    code, result, err = infra.run("proxy", "--plan")
+    assert code == 0 and result["outcome"] == "held-unparseable" and result["steps"][-1] == "would alert", err[-2000:]
+    assert not alerts_of(infra, "held-unparseable")
+
+    code, result, err = infra.run("proxy")
+    assert code == 3 and result["outcome"] == "held-unparseable", err[-2000:]
+    assert "no tag of the recipe is a release" in result["reason"] and "v2.4.8" in result["reason"]
+    assert result["current"] == PROXY_NEW and result["latest"] is None and result["attempted"] is None
+    assert not [s for s in result["steps"] if s.startswith(("deploy", "undeploy", "snapshot"))]
+    (alert,) = alerts_of(infra, "held-unparseable")
+    assert alert["current"] == PROXY_NEW and "v2.4.8" in alert["reason"] and alert["push"] == "sent"
+    assert (infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")) == before
+    assert infra.last_good("proxy") == PROXY_NEW and page(infra, docker_client, "proxy")[0] == 200
+
+
 def test_a_rollback_to_an_unhealthy_prior_fails_loudly_and_never_loops(infra, docker_client):
     infra.install_at("store", STORE_NEW)
     write_marker(infra, docker_client)

@@ -17,7 +17,7 @@ from ccci.seams import engine
 from ccci.entry.common import load_config
 from ccci.pure import config as config_mod
 from ccci.capabilities.locks import Busy
-from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
+from ccci.pure.names import Domain, RecipeName, RunId, stack_name, warm_domain
 from ccci.capabilities.prune import prune
 
 pytestmark = pytest.mark.integration
@@ -129,6 +129,7 @@ def test_the_pruner_removes_only_unenrolled_canonicals(bed_config, tmp_path, doc
 def test_live_run_ids_come_from_the_slots_runs_hold(bed_config, tmp_path):
     # The realm reaper (nightly) keeps the realms of these runs.
     config, _ = config_with(bed_config, tmp_path, max_concurrent_runs=3)
-    with capacity.slot(config, "cold run 3fa9c1 of fx-sso"), capacity.slot(config, "quick run 0b1c2d of fx-web at main"):
+    with capacity.slot(config, "cold run 3fa9c1 of fx-sso", RunId("3fa9c1")), \
+            capacity.slot(config, "quick run 0b1c2d of fx-web at main", RunId("0b1c2d")):
         assert capacity.live_run_ids(config) == {"3fa9c1", "0b1c2d"}
     assert capacity.live_run_ids(config) == set()

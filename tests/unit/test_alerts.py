@@ -13,11 +13,13 @@ import re
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from ccci.capabilities.alerts import PUSH_LIMIT, Alerts, shown_url
+from ccci.capabilities.alerts import PUSH_LIMIT, Alerts
+from ccci.seams.http import shown_url
 from ccci.pure.config import AlertSettings
 
 TOKEN = "tok-9f8e7d-never-in-logs"
@@ -128,3 +130,77 @@ def test_bad_app_or_kind_names_are_refused(tmp_path):
     with pytest.raises(ValueError):
         Alerts(tmp_path, None).send("../x", "rolled-back", "t", "m")
     assert not (tmp_path / "alerts").exists()
+
+
+# -- the one HTTP seam, as alerts and health probes use it (real loopback servers) ------------
+
+class Redirector(ThreadingHTTPServer):
+    """Answers every request with a redirect to `target`, and records what it got."""
+
+    daemon_threads = True
+
+    def __init__(self, target: str):
+        self.seen: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _redirect(self) -> None:
+                server.seen.append(self.command)
+                self.send_response(302)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _redirect  # noqa: N815 (http.server's naming)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/moved"
+
+
+@pytest.fixture
+def redirector(push_receiver):
+    server = Redirector(push_receiver.url)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_redirected_push_fails_and_never_carries_the_token_elsewhere(tmp_path, token_file, push_receiver, redirector):
+    path = send(Alerts(tmp_path, AlertSettings(redirector.url, str(token_file), timeout=5)))
+    assert json.loads(path.read_text())["push"] == "failed: HTTP 302"
+    assert redirector.seen == ["POST"] and push_receiver.pushes == []
+
+
+def test_a_health_probe_follows_redirects_an_api_call_would_not(push_receiver, redirector):
+    from ccci.capabilities.health import Endpoint
+
+    push_receiver.status = 200
+    status, body = Endpoint(redirector.url, "proxy.ci.test").get("/")
+    # The receiver answers GET with 501 (it only does POST): the redirect was followed.
+    assert redirector.seen == ["GET"] and status == 501 and body
+
+
+def test_the_seam_logs_urls_without_userinfo_or_query_and_says_why_no_reply_came(caplog):
+    from ccci.seams import http
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    caplog.set_level(logging.DEBUG, logger="ccci")
+    with pytest.raises(http.HttpError) as caught:
+        http.call("GET", f"http://user:pw-secret@127.0.0.1:{port}/x?token=q-secret", timeout=2)
+    assert "secret" not in caplog.text and "secret" not in str(caught.value)
+    assert f"GET http://127.0.0.1:{port}/x" in caplog.text
+    assert "no reply" in str(caught.value) and str(caught.value.reason)
+    with pytest.raises(http.HttpError) as caught:
+        http.call("GET", f"http://127.0.0.1:{port}/x?token=q-secret", timeout=2)
+    assert "refused" in str(caught.value.reason).lower() and "secret" not in caplog.text + str(caught.value)
+    with pytest.raises(http.HttpError):
+        http.call("GET", "not a url at all")

@@ -11,14 +11,15 @@ from hypothesis import strategies as st
 from ccci.pure import config
 from ccci.pure.config import BadConfig
 from ccci.entry import reconcile as entry
-from ccci.jobs.reconcile import (
+from ccci.capabilities.health import healthcheck_floor
+from ccci.pure.plan import (
     EXIT_CODES,
     Action,
     HealthRecord,
+    HealthVerdict,
     Outcome,
     ReconcileError,
     ReconcileResult,
-    healthcheck_floor,
     plan,
 )
 from ccci.pure.versions import Release, releases
@@ -55,11 +56,30 @@ def test_a_failed_rollback_blocks_everything():
     assert plan("1.0.0+1", releases(["1.0.0+1", "1.1.0+1"]), set(), blocked=True).action is Action.BLOCKED
 
 
-def test_nothing_to_reconcile_to_is_an_error():
-    with pytest.raises(ReconcileError, match="no release tags"):
-        plan("1.0.0+1", [], set(), blocked=False)
+def test_every_release_rejected_before_an_install_is_an_error():
     with pytest.raises(ReconcileError, match="every release"):
         plan(None, releases(["1.0.0+1"]), {"1.0.0+1"}, blocked=False)
+
+
+# Tags that are not releases: no `+`, a leading `v`, words, an empty recipe part.
+not_releases = st.one_of(
+    st.builds(lambda a, b, c: f"v{a}.{b}.{c}", *(st.integers(0, 99),) * 3),  # traefik's real only tag: v2.4.8
+    st.builds(lambda a, b, c: f"{a}.{b}.{c}", *(st.integers(0, 99),) * 3),
+    st.sampled_from(["latest", "main", "1.0+x", "+1.2.3", "release-1", "1.0.0-rc1"]),
+)
+
+
+@given(st.lists(not_releases, max_size=6, unique=True), st.none() | tags,
+       st.lists(tags, max_size=3), st.booleans())
+def test_a_recipe_without_a_release_tag_is_held_not_an_error(only, current, rejected, blocked):
+    assert releases(only) == []  # the generator makes no release by accident
+    chosen = plan(current, releases(only), set(rejected), blocked=blocked, tags=only)
+    if blocked:
+        assert chosen.action is Action.BLOCKED
+        return
+    assert chosen.action is Action.HOLD and chosen.target is None and chosen.current == current
+    assert ("no tags at all" in chosen.note) if not only else ("no tag of the recipe is a release" in chosen.note)
+    assert Outcome.HELD_UNPARSEABLE.exit_code == 3
 
 
 def test_an_unparseable_running_version_goes_to_the_gate():
@@ -107,7 +127,7 @@ def test_every_outcome_has_a_documented_exit_code():
 def test_the_result_is_one_json_object_with_plain_values():
     result = ReconcileResult("proxy", "fx-proxy", "proxy.ci.test", Outcome.ROLLED_BACK, current="1.0.0+1",
                              attempted="1.1.0+1", recovered=True,
-                             health=[HealthRecord("1.1.0+1", 12.0, 3.5, "docker", "unhealthy")])
+                             health=[HealthRecord("1.1.0+1", 12.0, 3.5, HealthVerdict.DOCKER, "unhealthy")])
     data = json.loads(result.to_json())
     assert data["outcome"] == "rolled-back" and data["health"][0]["verdict"] == "docker"
     assert result.exit_code == 4
@@ -157,3 +177,64 @@ def test_bad_argv_is_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no infra app 'keycloak' in the config (configured: proxy)" in err
     assert capsys.readouterr().out == ""
+
+
+# -- the result: written by ccci-reconcile, read back by the nightly sweep -----------------
+
+DOCUMENTED_FIELDS = {"app", "recipe", "domain", "outcome", "plan", "current", "latest", "attempted", "running",
+                     "last_good", "recovered", "reason", "note", "flagged", "notes", "steps", "health", "alert",
+                     "seconds"}
+text = st.text(max_size=30)
+health_records = st.builds(HealthRecord, text, st.floats(0, 1e4), st.floats(0, 1e4), st.sampled_from(HealthVerdict),
+                           text, st.floats(0, 2e9), st.floats(0, 2e9))
+results = st.builds(
+    ReconcileResult, text, text, text, st.none() | st.sampled_from(Outcome), st.booleans(),
+    current=st.none() | text, latest=st.none() | text, attempted=st.none() | text, running=st.none() | text,
+    last_good=st.none() | text, recovered=st.none() | st.booleans(), reason=text, note=text,
+    flagged=st.lists(text, max_size=3), notes=st.lists(st.dictionaries(text, text, max_size=3), max_size=2),
+    steps=st.lists(text, max_size=4), health=st.lists(health_records, max_size=3), alert=st.none() | text,
+    seconds=st.floats(0, 1e5),
+)
+
+
+@given(results)
+def test_the_result_reads_back_as_written(result):
+    data = json.loads(result.to_json())
+    assert set(data) == DOCUMENTED_FIELDS
+    assert data["outcome"] == (result.outcome.value if result.outcome else None)
+    assert [h["verdict"] for h in data["health"]] == [h.verdict.value for h in result.health]
+    assert ReconcileResult.from_json(result.to_json()) == result
+
+
+@pytest.mark.parametrize("stdout", ["", "ccci-reconcile: proxy: boom", "{}", '{"app": "p"}', "[1]",
+                                    '{"app": "p", "recipe": "r", "domain": "d", "outcome": "exploded"}'])
+def test_what_is_not_a_result_is_refused_by_its_reader(stdout):
+    with pytest.raises(ValueError, match="not a ccci-reconcile result"):
+        ReconcileResult.from_json(stdout)
+
+
+class CannedReconciler:
+    """Stands in for the job only: the entry point's printing is what is tested."""
+
+    result = ReconcileResult("proxy", "fx-proxy", "proxy.ci.test", Outcome.HELD_UNPARSEABLE,
+                             reason="no tag of the recipe is a release (x.y.z+upstream): v2.4.8",
+                             health=[HealthRecord("1.0.0+1", 1.0, 0.5, HealthVerdict.WINDOW, "HTTP 404")])
+
+    def __init__(self, config, name):
+        assert name == "proxy"
+
+    def execute(self, *, dry_run):
+        return self.result
+
+
+def test_the_entry_point_prints_the_result_the_sweep_reads(tmp_path, capsys, monkeypatch):
+    from ccci.jobs.nightly import infra_outcome
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(infra_config()))
+    monkeypatch.setattr("ccci.jobs.reconcile.Reconciler", CannedReconciler)  # the entry imports it lazily
+    code = entry.main(["--config", str(path), "proxy"])
+    out = capsys.readouterr().out
+    assert code == 3 and ReconcileResult.from_json(out) == CannedReconciler.result
+    read = infra_outcome("proxy", code, out)
+    assert (read.outcome, read.exit_code, read.detail) == ("held-unparseable", 3, CannedReconciler.result.reason)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from ccci.seams.forge import ForgeError, polled_event
-from ccci.jobs.bridge.service import Bridge, Outcome
+from ccci.jobs.bridge.service import Bridge, Handled
 
 log = logging.getLogger("ccci")
 
@@ -24,8 +24,8 @@ class Poller:
     def __init__(self, bridge: Bridge):
         self.bridge = bridge
 
-    def cycle(self) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    def cycle(self) -> list[Handled]:
+        outcomes: list[Handled] = []
         for repo in self.bridge.config.repos:
             try:
                 outcomes.extend(self._repo(repo))
@@ -33,12 +33,12 @@ class Poller:
                 log.warning("poll %s: %s; trying again next cycle", repo, error)
         return outcomes
 
-    def _repo(self, repo: str) -> list[Outcome]:
+    def _repo(self, repo: str) -> list[Handled]:
         forge, store = self.bridge.forge, self.bridge.store
         primed = store.primed(repo)
         pulls = forge.open_pulls(repo)
         cursors: dict[int, int] = {}
-        outcomes: list[Outcome] = []
+        outcomes: list[Handled] = []
         for pull in pulls:
             cursor = store.cursor(repo, pull.number) if primed else 0
             comments = forge.comments(repo, pull.number)

@@ -22,13 +22,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ccci.pure import webhook
 from ccci.pure.bridge_config import Secret
-from ccci.jobs.bridge.service import Bridge, Verdict
+from ccci.jobs.bridge.service import Bridge, Disposition
 from ccci.pure.names import BadInput
 
 log = logging.getLogger("ccci")
 
 HOOK_PATH = "/hook"
-_STATUS = {Verdict.TRIGGERED: 202, Verdict.IGNORED: 200, Verdict.REFUSED: 200, Verdict.FAILED: 502}
+_STATUS = {Disposition.TRIGGERED: 202, Disposition.IGNORED: 200, Disposition.REFUSED: 200, Disposition.FAILED: 502}
 # ASCII digits only: str.isdigit() accepts "²" (which int() refuses) and int()
 # accepts "١٢"; neither is HTTP. Twelve digits is far over any cap.
 _LENGTH = re.compile(r"[0-9]{1,12}")
@@ -180,4 +180,4 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("%s: failed: %s", event.where(), error)
             self._reply(500, {"outcome": "failed", "reason": type(error).__name__})
             return
-        self._reply(_STATUS[outcome.verdict], outcome.to_json())
+        self._reply(_STATUS[outcome.disposition], outcome.to_json())

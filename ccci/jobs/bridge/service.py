@@ -29,7 +29,9 @@ from ccci.pure.results import Mode
 log = logging.getLogger("ccci")
 
 
-class Verdict(enum.Enum):
+class Disposition(enum.Enum):
+    """What became of a comment (its `outcome` in the JSON the server answers)."""
+
     TRIGGERED = "triggered"
     IGNORED = "ignored"  # not for us: nothing to do
     REFUSED = "refused"  # a trigger we will not act on (replay, untrusted)
@@ -37,15 +39,17 @@ class Verdict(enum.Enum):
 
 
 @attrs.frozen
-class Outcome:
-    verdict: Verdict
+class Handled:
+    """One comment's disposition and why."""
+
+    disposition: Disposition
     reason: str
     build: int | None = None
     mode: Mode | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
-            "outcome": self.verdict.value,
+            "outcome": self.disposition.value,
             "reason": self.reason,
             "build": self.build,
             "mode": self.mode.value if self.mode else None,
@@ -64,38 +68,38 @@ class Bridge:
         self.store = store
         self._allow = {login.lower() for login in config.allowlist} if config.allowlist is not None else None
 
-    def handle(self, event: CommentEvent) -> Outcome:
+    def handle(self, event: CommentEvent) -> Handled:
         outcome = self._decide(event)
-        quiet = outcome.verdict in (Verdict.TRIGGERED, Verdict.IGNORED)
+        quiet = outcome.disposition in (Disposition.TRIGGERED, Disposition.IGNORED)
         level = logging.INFO if quiet else logging.WARNING
-        log.log(level, "%s: %s: %s", event.where(), outcome.verdict.value, outcome.reason)
+        log.log(level, "%s: %s: %s", event.where(), outcome.disposition.value, outcome.reason)
         return outcome
 
-    def _decide(self, event: CommentEvent) -> Outcome:
+    def _decide(self, event: CommentEvent) -> Handled:
         if event.action != "created":
-            return Outcome(Verdict.IGNORED, f"comment {event.action[:20]!r}, only new comments trigger")
+            return Handled(Disposition.IGNORED, f"comment {event.action[:20]!r}, only new comments trigger")
         if not event.is_pull:
-            return Outcome(Verdict.IGNORED, "comment on a plain issue, not a pull request")
+            return Handled(Disposition.IGNORED, "comment on a plain issue, not a pull request")
         mode = trigger.parse_comment(event.body)
         if mode is None:
-            return Outcome(Verdict.IGNORED, "not a trigger command (exactly '!testme' or '!testme --quick')")
+            return Handled(Disposition.IGNORED, "not a trigger command (exactly '!testme' or '!testme --quick')")
         recipe = self.config.recipe_for(event.repo)
         if recipe is None:
-            return Outcome(Verdict.IGNORED, f"repository {event.repo} is not configured", mode=mode)
+            return Handled(Disposition.IGNORED, f"repository {event.repo} is not configured", mode=mode)
         if not event.is_open:
-            return Outcome(Verdict.IGNORED, "pull request is closed", mode=mode)
+            return Handled(Disposition.IGNORED, "pull request is closed", mode=mode)
         why_not = self._untrusted(event)
         if why_not:
-            return Outcome(Verdict.REFUSED, why_not, mode=mode)
+            return Handled(Disposition.REFUSED, why_not, mode=mode)
         # Claimed only now, so a refusal leaves no state behind (and a delivery
         # refused because the forge was down can be redelivered); still before
         # the build, so two deliveries of one comment cannot both start one.
         if not self.store.claim(event.comment_id):
-            return Outcome(Verdict.REFUSED, "comment id already seen (a replay); nothing started", mode=mode)
+            return Handled(Disposition.REFUSED, "comment id already seen (a replay); nothing started", mode=mode)
         try:
             sha = event.head_sha or self.forge.pull_head(event.repo, event.number)
         except ForgeError as error:
-            return Outcome(Verdict.FAILED, f"cannot read the PR head: {error}", mode=mode)
+            return Handled(Disposition.FAILED, f"cannot read the PR head: {error}", mode=mode)
         request = BuildRequest(recipe, sha, mode)
         try:
             build = self.ci.start(request)
@@ -104,7 +108,7 @@ class Bridge:
                        f"could not queue the {mode.value} run", "",
                        f"ccci: could not queue a **{mode.value}** run of `{recipe}` at `{sha[:10]}`: "
                        "the CI system refused it. Comment again to retry.")
-            return Outcome(Verdict.FAILED, f"CI refused the build: {error}", mode=mode)
+            return Handled(Disposition.FAILED, f"CI refused the build: {error}", mode=mode)
         self.store.add_pending(PendingBuild(
             build=build.number, url=build.url, repo=event.repo, pr=event.number, sha=sha,
             recipe=recipe.value, mode=mode, comment_id=event.comment_id,
@@ -113,7 +117,7 @@ class Bridge:
                    f"queued: {mode.value} run (build #{build.number})", build.url,
                    f"ccci: queued a **{mode.value}** run of `{recipe}` at `{sha[:10]}`: "
                    f"build [#{build.number}]({build.url}).")
-        return Outcome(Verdict.TRIGGERED, f"{mode.value} run of {recipe} at {sha[:10]}: build #{build.number}",
+        return Handled(Disposition.TRIGGERED, f"{mode.value} run of {recipe} at {sha[:10]}: build #{build.number}",
                        build=build.number, mode=mode)
 
     def _untrusted(self, event: CommentEvent) -> str:
