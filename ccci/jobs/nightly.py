@@ -34,7 +34,7 @@ import attrs
 import cattrs
 import docker
 
-from ccci.capabilities import capacity, locks, prune, reaper
+from ccci.capabilities import capacity, locks, prune, reaper, status_page
 from ccci.capabilities.alerts import Alerts
 from ccci.pure import results
 from ccci.pure.config import Config
@@ -135,13 +135,13 @@ class Nightly:
         self.result = NightlyResult(started=stamp, folder=str(self.folder))
 
     def run(self) -> NightlyResult:
-        with locks.hold(self.config.state, "nightly", "nightly sweep", timeout=0):
+        with status_page.refreshed_after(self.config), locks.hold(self.config.state, "nightly", "nightly sweep", timeout=0):
             busy = capacity.runs_in_flight(self.config)
             if busy:
                 raise locks.Busy(f"runs in flight ({'; '.join(busy)}): the sweep does not start; try later")
             self.folder.mkdir(parents=True, exist_ok=True)
             self.result.pruned = prune.prune(self.config, self.client)
-            self._reap_realms()
+            self._reap()
             for app in sorted(self.config.infra):
                 self.result.infra.append(self._reconcile(app))
             for recipe in sorted(self.config.recipes):
@@ -150,7 +150,7 @@ class Nightly:
             write_atomic(self.folder / "summary.json", self.result.to_json())
         return self.result
 
-    def _reap_realms(self) -> None:
+    def _reap(self) -> None:
         """Everything of runs that are gone: stacks, ABRA_DIRs, realms (see capabilities/reaper.py)."""
         self.result.reaped = reaper.reap(self.config, self.client).names()
 

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 import docker
 
-from ccci.capabilities import health, locks
+from ccci.capabilities import health, locks, status_page
 from ccci.capabilities.alerts import Alerts
 from ccci.capabilities.gate import Decision, RepoNotes, SafetyGate, Verdict
 from ccci.capabilities.health import HealthGate
@@ -121,7 +121,7 @@ class Reconciler:
             if dry_run:  # no lock: the lock's holder file is a write
                 self._run(dry_run=True)
             else:
-                with interruptible(), self._locked("reconcile"):
+                with status_page.refreshed_after(self.config), interruptible(), self._locked("reconcile"):
                     self._run(dry_run=False)
         finally:
             self.result.seconds = round(time.monotonic() - began, 2)
