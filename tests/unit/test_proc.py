@@ -114,10 +114,11 @@ _words = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_si
 
 @given(program=_words.filter(bool), words=st.lists(_words, max_size=8))
 def test_a_transcript_name_never_holds_a_path_or_odd_characters(program, words):
-    stem = proc.transcript_stem([f"/some/dir/{program}", *words])
+    argv0 = f"/some/dir/{program}"
+    stem = proc.transcript_stem([argv0, *words])
     assert "/" not in stem and re.fullmatch(r"[A-Za-z0-9._-]+", stem), stem
     # at most the program and three subcommand words, each a plain lowercase word
-    program_part = re.sub(r"[^A-Za-z0-9._-]", "_", Path(program).name)[:40] or "call"
+    program_part = re.sub(r"[^A-Za-z0-9._-]", "_", Path(argv0).name)[:40] or "call"
     rest = stem[len(program_part):]
     assert stem.startswith(program_part) and (rest == "" or rest.startswith("-"))
     subcommands = [w for w in rest.split("-") if w]
