@@ -10,10 +10,12 @@ ones, random content), then in the same run, cold page cache before each step
   ccci    `Snapshots.take` (hash, member check, fsync, read-back verify, atomic
           swap), then `Snapshots.restore` (hash and member check while
           extracting into staging, then swap), each in its own process
-Prints seconds and peak memory (max RSS of the process tree's largest
-process, by GNU time: Debian package `time`) per step, and the ratio of ccci's take + restore to the faster
-baseline. Aims: ratio <= 1.0; ccci's peak memory <= restic's and flat as the
-volume grows.
+Prints seconds and peak memory per step (the largest process of the step's
+tree, read with os.wait4's resource usage: no GNU time needed), and the
+ratio of ccci's take + restore to the faster baseline. Aims: ratio <= 1.0;
+ccci's peak memory <= restic's and flat as the volume grows.
+Leaves nothing behind: the volume, the snapshots and the
+scratch folder under /var/tmp are removed, also on failure.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci import engine  # noqa: E402
+from ccci.seams import engine  # noqa: E402
 
 IMAGE_NAMESPACE = engine.NAMESPACE
 
@@ -68,17 +70,22 @@ def fill(root: Path, size_mib: int) -> int:
 
 
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Seconds, and peak RSS in KiB measured by GNU time (the largest process
-    of argv's tree; measured from the exec, not inherited from this one)."""
-    with tempfile.NamedTemporaryFile("r") as report:
+    """Seconds, and the step's peak RSS in KiB: `ru_maxrss` of its process,
+    which covers the largest process of its tree (the waited-for
+    descendants), measured from the exec and not inherited from this one.
+    os.wait4 gives that usage for this child alone, where
+    getrusage(RUSAGE_CHILDREN) would be a high-water mark over every step."""
+    with tempfile.TemporaryFile() as errors:
         began = time.monotonic()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
-                              env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+        child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                                 stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
         seconds = time.monotonic() - began
-        if done.returncode != 0:
-            raise SystemExit(f"{argv[:3]} failed: {done.stderr.decode()[-500:]}")
-        return seconds, int(report.read().split()[-1])
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if child.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{argv[:3]} failed: {errors.read().decode(errors='replace')[-500:]}")
+        return seconds, usage.ru_maxrss
 
 
 CCCI_STEP = """
