@@ -1,6 +1,7 @@
-"""The test bed's Keycloak is lazy: setup makes it ready, only `start` runs it.
+"""The bed's own scripts: Keycloak is lazy (setup makes it ready, only
+`start` runs it), and `stop` removes its bed and nothing else.
 
-Each test uses a private bed (its own CCCI_TESTBED and port, the shared
+Each Keycloak test uses a private bed (its own CCCI_TESTBED and port, the shared
 bed's cached dist linked in), so the shared Keycloak is never touched: after
 `setup` no Keycloak process runs and nothing listens on its port; `start`
 brings it up and is a no-op the second time; `stop` ends it, is a no-op the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,11 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from ccci.seams import engine
 from tests.fixtures.keycloak import BED
 
 pytestmark = pytest.mark.integration
 
-KEYCLOAK = Path(__file__).resolve().parents[1] / "bed" / "keycloak"
+BED_SCRIPTS = Path(__file__).resolve().parents[1] / "bed"
+KEYCLOAK = BED_SCRIPTS / "keycloak"
 VERSION = (KEYCLOAK / "version").read_text().strip()
 
 
@@ -150,3 +154,38 @@ def test_stop_never_kills_a_process_that_is_not_this_beds_keycloak(private_bed, 
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_stop_removes_its_beds_stacks_and_state_and_nothing_else(tmp_path_factory, docker_client):
+    """A private bed (no `made` record: setup made nothing on the engine for it)
+    in its own base domain: stop removes that domain's stacks and the bed's
+    folder; the shared bed's images, proxy network, swarm and other stacks stay."""
+    root = tmp_path_factory.mktemp("stopbed") / "bed"
+    (root / "keycloak").mkdir(parents=True)
+    base = f"s{secrets.token_hex(3)}.ccci.test"
+    (root / "config.json").write_text(json.dumps({"base_domain": base}))
+    ours = [f"app_{base.replace('.', '_')}", f"warm-x_{base.replace('.', '_')}"]
+    other = f"app_o{secrets.token_hex(3)}_ccci_test"  # another bed's (or test's) stack
+    api = docker_client.api
+    for stack in [*ours, other]:
+        api.create_volume(f"{stack}_data", labels={engine.NAMESPACE: stack})
+        api.create_secret(f"{stack}_db_password_v1", b"s3cret")
+    images_before = sorted(i.id for i in docker_client.images.list(name="ccci-fixture/*"))
+    env = {**os.environ, "CCCI_TESTBED": str(root)}
+    try:
+        done = subprocess.run([str(BED_SCRIPTS / "stop")], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        for stack in ours:
+            assert engine.Stack(docker_client, stack).leftovers() == {}, stack
+            assert not [s for s in api.secrets() if s["Spec"]["Name"].startswith(stack + "_")]
+        assert not root.exists()
+        # Nothing else: the other stack, the shared images, network, swarm and default config.
+        assert engine.Stack(docker_client, other).leftovers() != {}
+        assert sorted(i.id for i in docker_client.images.list(name="ccci-fixture/*")) == images_before
+        assert api.networks(names=["proxy"])
+        assert docker_client.info()["Swarm"]["LocalNodeState"] == "active"
+        again = subprocess.run([str(BED_SCRIPTS / "stop")], env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "nothing to stop" in again.stderr
+    finally:
+        for stack in [*ours, other]:
+            engine.Stack(docker_client, stack).remove_leftovers()
