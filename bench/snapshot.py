@@ -11,7 +11,7 @@ ones, random content), then in the same run, cold page cache before each step
           swap), then `Snapshots.restore` (hash and member check while
           extracting into staging, then swap), each in its own process
 Prints seconds and peak memory per step (the largest process of the step's
-tree, read with os.wait4's resource usage: no GNU time needed), and the
+tree, read with Python's resource module: no GNU time needed), and the
 ratio of ccci's take + restore to the faster baseline. Aims: ratio <= 1.0;
 ccci's peak memory <= restic's and flat as the volume grows.
 Leaves nothing behind: the volume, the snapshots and the
@@ -69,23 +69,42 @@ def fill(root: Path, size_mib: int) -> int:
     return i + 4
 
 
+# Runs argv as its only child and writes the child's peak RSS (KiB) to a
+# file: getrusage(RUSAGE_CHILDREN).ru_maxrss, as GNU time does. The measuring
+# process must be small: a child's ru_maxrss starts from the RSS of the
+# process it was forked from, so measuring from this (large) process
+# directly would report its size for every step below it.
+PEAK = """
+import os, resource, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+status = os.waitpid(pid, 0)[1]
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Seconds, and the step's peak RSS in KiB: `ru_maxrss` of its process,
-    which covers the largest process of its tree (the waited-for
-    descendants), measured from the exec and not inherited from this one.
-    os.wait4 gives that usage for this child alone, where
-    getrusage(RUSAGE_CHILDREN) would be a high-water mark over every step."""
-    with tempfile.TemporaryFile() as errors:
+    """Seconds, and peak RSS in KiB: that of the largest process of argv's
+    tree (waited-for descendants count), read with Python's resource module
+    in a minimal interpreter (see PEAK; `floor()` is what it reports for a
+    step that uses next to nothing)."""
+    with tempfile.NamedTemporaryFile("r") as report:
         began = time.monotonic()
-        child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                                 stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", PEAK, report.name, *argv],
+                              env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
         seconds = time.monotonic() - began
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        if child.returncode != 0:
-            errors.seek(0)
-            raise SystemExit(f"{argv[:3]} failed: {errors.read().decode(errors='replace')[-500:]}")
-        return seconds, usage.ru_maxrss
+        if done.returncode != 0:
+            raise SystemExit(f"{argv[:3]} failed: {done.stderr.decode(errors='replace')[-500:]}")
+        return seconds, int(report.read())
+
+
+def floor() -> int:
+    """The peak memory `timed` reports for `true`: no step reads lower."""
+    return timed(["true"])[1]
 
 
 CCCI_STEP = """
@@ -141,6 +160,7 @@ def main(argv: list[str]) -> int:
     client = engine.connect()
     print("page cache dropped before each step" if drop_caches() else
           "page cache could NOT be dropped (not permitted): steps may read from cache", file=sys.stderr)
+    print(f"peak memory is measured from {floor() / 1024:.1f} MiB up (what `true` shows)", file=sys.stderr)
     peaks = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="ccci-bench-snap-", dir="/var/tmp") as tmp:
