@@ -3,10 +3,13 @@
     python3 bench/quick_vs_cold.py [RECIPE] [REF]      (default: fx-web 1.1.0+1.35.0)
 
 Needs the test bed (tests/bed/setup). Uses a private state dir and base domain
-so the bed's own canonical is untouched. Seeds the canonical first (a green
-cold run at latest, which promotes; not timed), then times, in this order,
-one cold run at REF and one quick run at REF, and prints the ratio
-quick / cold (aim <= 0.25) with each run's stage times.
+so the bed's own canonical is untouched. Seeds the canonical first with the
+promotion job alone (`ccci.jobs.promote.promote` at the recipe's latest
+release: deploy, wait healthy, undeploy, snapshot; not timed), then times, in
+this order, one cold run at REF and one quick run at REF, and prints the
+ratio quick / cold (aim <= 0.25) with each run's stage times. Leaves nothing
+behind: the canonical's stack and volumes and the private state folder are
+removed, also on failure.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +52,7 @@ def main(argv: list[str]) -> int:
         quick = QuickRun(config, recipe, ref, client=client).execute()
     finally:
         engine.Stack(client, stack_name(warm_domain(recipe, config.domain))).remove_leftovers()
+        shutil.rmtree(work, ignore_errors=True)
     for result in (cold, quick):
         stages = ", ".join(f"{s.name} {s.seconds:.1f}s" for s in result.stages)
         print(f"{result.mode.value:>5} {result.status.value:>6} {result.seconds:6.1f}s  ({stages}; "

@@ -2,7 +2,9 @@
 
     python3 bench/realm.py [--rounds N]       (default 5)
 
-Needs the test bed's Keycloak (tests/bed/setup). In one run it measures
+Needs the test bed (tests/bed/setup). Starts the bed's Keycloak if it is not
+running (tests/bed/keycloak/start, not timed) and stops it again at the end
+if it started it. In one run it measures
 
 * realm: `realms.lease` in (create realm + client + user, read discovery),
   one OIDC password grant, lease out (delete, check it is gone), N times;
@@ -12,7 +14,9 @@ Needs the test bed's Keycloak (tests/bed/setup). In one run it measures
   to the first 200 from its master realm's discovery URL; then stopped.
 
 and prints the ratio cold / realm: how many per-run realms fit in the time
-one run would spend bringing up its own Keycloak.
+one run would spend bringing up its own Keycloak. Leaves nothing behind:
+each realm is deleted by its lease, the second Keycloak and its folder are
+removed, also on failure.
 """
 
 from __future__ import annotations
@@ -121,11 +125,21 @@ def main(argv: list[str]) -> int:
     settings = config_mod.CONVERTER.structure(
         json.loads((BED / "keycloak" / "settings.json").read_text()), config_mod.KeycloakSettings
     )
+    was_running = answers(f"{settings.url}/realms/master/.well-known/openid-configuration")
+    if not was_running:
+        subprocess.run([str(REPO / "tests/bed/keycloak/start")], check=True)
+    try:
+        return measure(settings, args.rounds)
+    finally:
+        if not was_running:
+            subprocess.run([str(REPO / "tests/bed/keycloak/stop")], check=False)
+
+
+def measure(settings: config_mod.KeycloakSettings, rounds: int) -> int:
     realms.preflight(settings)
     version = (REPO / "tests/bed/keycloak/version").read_text().strip()
-
-    cycles = [realm_cycle(settings) for _ in range(args.rounds)]
-    print(f"per-run realm (lease + grant + release), {args.rounds} rounds: "
+    cycles = [realm_cycle(settings) for _ in range(rounds)]
+    print(f"per-run realm (lease + grant + release), {rounds} rounds: "
           f"median {statistics.median(cycles):.2f}s, min {min(cycles):.2f}s, max {max(cycles):.2f}s")
     cold = cold_keycloak(version)
     print(f"cold Keycloak {version} (process start to first 200 on discovery): {cold:.2f}s")

@@ -10,10 +10,12 @@ ones, random content), then in the same run, cold page cache before each step
   ccci    `Snapshots.take` (hash, member check, fsync, read-back verify, atomic
           swap), then `Snapshots.restore` (hash and member check while
           extracting into staging, then swap), each in its own process
-Prints seconds and peak memory (max RSS of the process tree's largest
-process, by GNU time: Debian package `time`) per step, and the ratio of ccci's take + restore to the faster
-baseline. Aims: ratio <= 1.0; ccci's peak memory <= restic's and flat as the
-volume grows.
+Prints seconds and peak memory per step (the largest process of the step's
+tree, read with Python's resource module: no GNU time needed), and the
+ratio of ccci's take + restore to the faster baseline. Aims: ratio <= 1.0;
+ccci's peak memory <= restic's and flat as the volume grows.
+Leaves nothing behind: the volume, the snapshots and the
+scratch folder under /var/tmp are removed, also on failure.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci import engine  # noqa: E402
+from ccci.seams import engine  # noqa: E402
 
 IMAGE_NAMESPACE = engine.NAMESPACE
 
@@ -67,18 +69,42 @@ def fill(root: Path, size_mib: int) -> int:
     return i + 4
 
 
+# Runs argv as its only child and writes the child's peak RSS (KiB) to a
+# file: getrusage(RUSAGE_CHILDREN).ru_maxrss, as GNU time does. The measuring
+# process must be small: a child's ru_maxrss starts from the RSS of the
+# process it was forked from, so measuring from this (large) process
+# directly would report its size for every step below it.
+PEAK = """
+import os, resource, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+status = os.waitpid(pid, 0)[1]
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, int]:
-    """Seconds, and peak RSS in KiB measured by GNU time (the largest process
-    of argv's tree; measured from the exec, not inherited from this one)."""
+    """Seconds, and peak RSS in KiB: that of the largest process of argv's
+    tree (waited-for descendants count), read with Python's resource module
+    in a minimal interpreter (see PEAK; `floor()` is what it reports for a
+    step that uses next to nothing)."""
     with tempfile.NamedTemporaryFile("r") as report:
         began = time.monotonic()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *argv],
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", PEAK, report.name, *argv],
                               env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
         seconds = time.monotonic() - began
         if done.returncode != 0:
-            raise SystemExit(f"{argv[:3]} failed: {done.stderr.decode()[-500:]}")
-        return seconds, int(report.read().split()[-1])
+            raise SystemExit(f"{argv[:3]} failed: {done.stderr.decode(errors='replace')[-500:]}")
+        return seconds, int(report.read())
+
+
+def floor() -> int:
+    """The peak memory `timed` reports for `true`: no step reads lower."""
+    return timed(["true"])[1]
 
 
 CCCI_STEP = """
@@ -134,6 +160,7 @@ def main(argv: list[str]) -> int:
     client = engine.connect()
     print("page cache dropped before each step" if drop_caches() else
           "page cache could NOT be dropped (not permitted): steps may read from cache", file=sys.stderr)
+    print(f"peak memory is measured from {floor() / 1024:.1f} MiB up (what `true` shows)", file=sys.stderr)
     peaks = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="ccci-bench-snap-", dir="/var/tmp") as tmp:

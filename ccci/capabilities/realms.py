@@ -254,7 +254,7 @@ def preflight(settings: KeycloakSettings, *, server: Keycloak | None = None) -> 
     """Fail fast, with one clear line, unless the warm Keycloak answers and
     accepts ccci's admin login. Creates nothing."""
     server = _server(settings, server)
-    hint = "is it running? (test bed: tests/bed/keycloak/setup)"
+    hint = "is it running? (test bed: tests/bed/keycloak/start)"
     try:
         server.discovery("master")
     except KeycloakError as error:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_an_sso_recipe_passes_custom_against_the_warm_keycloak_with_one_deploy(
-    bed_config, plain_config_path, docker_client
+    bed_config, plain_config_path, docker_client, keycloak_settings
 ):
     done = ccci_run(plain_config_path, "fx-sso", "--stages", "install,custom")
     assert done.returncode == 0, done.stderr[-3000:]
