@@ -2,7 +2,7 @@
 
 `render(config)` reads what ccci keeps under `state_dir` (runs, canonicals,
 infra state, alerts, nightly summaries, the bridge's pending builds) into
-`ccci.pure.status.Facts`, builds the page with `ccci.pure.status.page`, and
+`ccci.pure.status_facts.Facts`, builds the page with `ccci.pure.status.page`, and
 writes `index.html`, `runs/<run>.html` and `status.json` (the same data) into
 a fresh generation folder beside the configured `status_page.dir`; then
 `dir`, a symlink, is swapped onto it with rename(2). A reader (or nginx) sees
@@ -43,7 +43,7 @@ from typing import Any
 import jinja2
 
 from ccci.capabilities.alerts import Alerts
-from ccci.pure import results, status
+from ccci.pure import results, status, status_facts
 from ccci.pure.config import Config
 from ccci.pure.names import BadInput
 from ccci.seams.files import write_atomic
@@ -74,14 +74,14 @@ def _json(path: Path) -> Any:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        return status.Unreadable(status.unreadable_why(error))
+        return status_facts.Unreadable(status_facts.unreadable_why(error))
 
 
 def _mapping(path: Path) -> Any:
     data = _json(path)
-    if data is None or isinstance(data, (dict, status.Unreadable)):
+    if data is None or isinstance(data, (dict, status_facts.Unreadable)):
         return data
-    return status.Unreadable(f"not a JSON object ({type(data).__name__})")
+    return status_facts.Unreadable(f"not a JSON object ({type(data).__name__})")
 
 
 def _names(folder: Path) -> tuple[str, ...]:
@@ -91,10 +91,10 @@ def _names(folder: Path) -> tuple[str, ...]:
         return ()
 
 
-def _run(folder: Path) -> status.RunFacts:
+def _run(folder: Path) -> status_facts.RunFacts:
     result_path = folder / "result.json"
     finished: float | None = None
-    result: results.RunResult | status.Unreadable | None
+    result: results.RunResult | status_facts.Unreadable | None
     try:
         text = result_path.read_text()
         finished = result_path.stat().st_mtime
@@ -102,15 +102,15 @@ def _run(folder: Path) -> status.RunFacts:
     except FileNotFoundError:
         result = None
     except Exception as error:  # cattrs raises a zoo; each is one unreadable record
-        result = status.Unreadable(status.unreadable_why(error))
+        result = status_facts.Unreadable(status_facts.unreadable_why(error))
     failure = _names(folder / "failure")
     failing: tuple[str, ...] = ()
     if "tasks.json" in failure:
         try:
-            failing = status.failing_services((folder / "failure" / "tasks.json").read_text())
+            failing = status_facts.failing_services((folder / "failure" / "tasks.json").read_text())
         except (OSError, UnicodeDecodeError):
             failing = ()
-    return status.RunFacts(
+    return status_facts.RunFacts(
         folder=folder.name, finished=finished, result=result, junit=(folder / "junit.xml").is_file(),
         calls=_names(folder / "calls"), tests=_names(folder / "tests"), failure=failure,
         failing_services=failing,
@@ -155,24 +155,24 @@ def _lock_holder(state: Path, name: str) -> str | None:
     return "another run"
 
 
-def _canonical(state: Path, folder: Path) -> status.CanonicalFacts:
+def _canonical(state: Path, folder: Path) -> status_facts.CanonicalFacts:
     current = folder / "snapshot" / "current"
     snapshot = _mapping(current / "meta.json") if current.is_symlink() else None
     if snapshot is None and current.is_symlink():
-        snapshot = status.Unreadable("`current` points at a generation without meta.json")
-    return status.CanonicalFacts(
+        snapshot = status_facts.Unreadable("`current` points at a generation without meta.json")
+    return status_facts.CanonicalFacts(
         recipe=folder.name, record=_mapping(folder / "canonical.json"), snapshot=snapshot,
         lock_holder=_lock_holder(state, f"app-{folder.name}"),
     )
 
 
-def _text_or(path: Path) -> str | status.Unreadable | None:
+def _text_or(path: Path) -> str | status_facts.Unreadable | None:
     try:
         return path.read_text().strip() or None
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
-        return status.Unreadable(status.unreadable_why(error))
+        return status_facts.Unreadable(status_facts.unreadable_why(error))
 
 
 def _env_files(state: Path) -> list[Path]:
@@ -181,14 +181,14 @@ def _env_files(state: Path) -> list[Path]:
     return [path for pattern in patterns for path in state.glob(pattern)]
 
 
-def _infra(config: Config, name: str) -> status.InfraFacts:
+def _infra(config: Config, name: str) -> status_facts.InfraFacts:
     spec = config.infra[name]
     folder = config.state / "infra" / name
     env = folder / "abra" / "servers" / config.server / f"{spec.domain}.env"
     recorded = _text_or(env)
     if isinstance(recorded, str):
-        recorded = status.recorded_version(recorded, spec.recipe)
-    return status.InfraFacts(
+        recorded = status_facts.recorded_version(recorded, spec.recipe)
+    return status_facts.InfraFacts(
         app=name, recipe=spec.recipe, domain=spec.domain, stateful=spec.stateful, recorded=recorded,
         last_good=_text_or(folder / "last_good"), rejected=_mapping(folder / "rejected"),
         rollback_failed=_mapping(folder / "rollback-failed"),
@@ -208,7 +208,7 @@ def _secrets(config: Config) -> set[str]:
                 pass  # a file ccci cannot read cannot leak through it either
     for env in _env_files(config.state):
         try:
-            found |= status.secret_values(env.read_text())
+            found |= status_facts.secret_values(env.read_text())
         except (OSError, UnicodeDecodeError):
             pass
     return found
@@ -218,20 +218,20 @@ def _pending_builds(state: Path) -> Any:
     data = _mapping(state / "bridge-state.json")
     if data is None:
         return ()
-    if isinstance(data, status.Unreadable):
+    if isinstance(data, status_facts.Unreadable):
         return data
     pending = data.get("pending", [])
     return tuple(b for b in pending if isinstance(b, dict)) if isinstance(pending, list) else ()
 
 
-def _free_mib(state: Path) -> int | status.Unreadable:
+def _free_mib(state: Path) -> int | status_facts.Unreadable:
     path = state
     while not path.exists() and path != path.parent:
         path = path.parent
     try:
         return shutil.disk_usage(path).free // (1 << 20)
     except OSError as error:
-        return status.Unreadable(status.unreadable_why(error))
+        return status_facts.Unreadable(status_facts.unreadable_why(error))
 
 
 def _dirs(folder: Path) -> list[Path]:
@@ -242,15 +242,15 @@ def _dirs(folder: Path) -> list[Path]:
         return []
 
 
-def facts(config: Config) -> status.Facts:
+def facts(config: Config) -> status_facts.Facts:
     """Everything the page shows, read from the state directory (reads only)."""
     state = config.state
     settings = config.status_page
-    alerts = tuple(status.AlertFacts(path.name, _mapping(path) or status.Unreadable("empty"))
+    alerts = tuple(status_facts.AlertFacts(path.name, _mapping(path) or status_facts.Unreadable("empty"))
                    for path in sorted((state / "alerts").glob("*.json")))
-    nightlies = tuple(status.NightlyFacts(folder.name, _mapping(folder / "summary.json"))
-                      for folder in _dirs(state / "nightly") if status.NIGHTLY_STAMP.fullmatch(folder.name))
-    return status.Facts(
+    nightlies = tuple(status_facts.NightlyFacts(folder.name, _mapping(folder / "summary.json"))
+                      for folder in _dirs(state / "nightly") if status_facts.NIGHTLY_STAMP.fullmatch(folder.name))
+    return status_facts.Facts(
         now=time.time(),
         state_dir=str(state),
         runs_per_recipe=settings.runs_per_recipe if settings else 10,

@@ -7,7 +7,7 @@ import json
 import attrs
 from hypothesis import given, settings, strategies as st
 
-from ccci.pure import status
+from ccci.pure import status, status_facts
 from ccci.pure.results import Mode, RunResult, StageResult, Status, Teardown
 
 NOW = 1_800_000_000.0
@@ -23,15 +23,15 @@ def result(recipe="fx-web", run_id="abc123", *, ok=True, mode=Mode.COLD, request
                      seconds=seconds, requested_mode=requested, note=note)
 
 
-def run(res: RunResult | status.Unreadable | None, folder=None, finished=NOW - 100, **files) -> status.RunFacts:
+def run(res: RunResult | status_facts.Unreadable | None, folder=None, finished=NOW - 100, **files) -> status_facts.RunFacts:
     folder = folder or (f"{res.recipe}-{res.run_id}" if isinstance(res, RunResult) else "fx-web-000000")
-    return status.RunFacts(folder=folder, finished=finished if res is not None else None, result=res, **files)
+    return status_facts.RunFacts(folder=folder, finished=finished if res is not None else None, result=res, **files)
 
 
-def facts(**overrides) -> status.Facts:
+def facts(**overrides) -> status_facts.Facts:
     base = dict(now=NOW, state_dir="/state", runs_per_recipe=10, max_concurrent_runs=2, min_free_disk_mib=2048,
                 free_disk_mib=9000)
-    return status.Facts(**(base | overrides))
+    return status_facts.Facts(**(base | overrides))
 
 
 def all_strings(value) -> list[str]:
@@ -78,7 +78,7 @@ def test_a_run_without_a_result_is_running_only_while_it_holds_a_slot():
 
 
 def test_an_unreadable_result_is_one_entry_and_the_rest_still_shows():
-    runs = (run(status.Unreadable("not JSON (line 1, column 1)"), folder="fx-web-dddddd"), run(result()))
+    runs = (run(status_facts.Unreadable("not JSON (line 1, column 1)"), folder="fx-web-dddddd"), run(result()))
     page = status.page(facts(runs=runs))
     by_id = {r["run_id"]: r for r in page["runs"]["fx-web"]}
     assert by_id["dddddd"]["status"] == "unreadable" and by_id["dddddd"]["unreadable"].startswith("not JSON")
@@ -124,7 +124,7 @@ META = {"recipe": "fx-web", "version": "1.1.0+1.35.0", "commit": "c" * 40, "take
 
 
 def canonical(**kw) -> dict:
-    facts_ = status.CanonicalFacts(**({"recipe": "fx-web", "record": RECORD, "snapshot": META} | kw))
+    facts_ = status_facts.CanonicalFacts(**({"recipe": "fx-web", "record": RECORD, "snapshot": META} | kw))
     return status.page(facts(canonicals=(facts_,)))["canonicals"][0]
 
 
@@ -138,7 +138,7 @@ def test_an_idle_canonical_shows_version_snapshot_age_size_and_last_verify():
 def test_canonical_states():
     assert canonical(snapshot=None)["state"] == "broken"
     assert "no known-good snapshot" in canonical(snapshot=None)["why"]
-    unreadable = canonical(record=status.Unreadable("not JSON (line 1, column 2)"))
+    unreadable = canonical(record=status_facts.Unreadable("not JSON (line 1, column 2)"))
     assert unreadable["state"] == "broken" and "record unreadable: not JSON" in unreadable["why"]
     in_use = canonical(record=RECORD | {"status": "quick"}, lock_holder="quick run 0a0b0c of fx-web")
     assert in_use["state"] == "in use" and "0a0b0c" in in_use["why"]
@@ -148,27 +148,27 @@ def test_canonical_states():
 def test_a_canonical_a_quick_run_could_not_put_back_is_broken_and_a_failed_verify_shows():
     human = run(result(mode=Mode.QUICK, requested=Mode.QUICK, ok=False, reason="x",
                        note="CANONICAL NEEDS A HUMAN: restore failed"), finished=NOW)
-    page = status.page(facts(canonicals=(status.CanonicalFacts("fx-web", RECORD, META),), runs=(human,)))
+    page = status.page(facts(canonicals=(status_facts.CanonicalFacts("fx-web", RECORD, META),), runs=(human,)))
     assert page["canonicals"][0]["state"] == "broken"
     assert page["canonicals"][0]["why"].startswith("CANONICAL NEEDS A HUMAN")
     fell = run(result(mode=Mode.COLD, requested=Mode.QUICK,
                       note="quick requested; ran cold because canonical fx-web's snapshot does not verify: x"),
                finished=NOW)
-    page = status.page(facts(canonicals=(status.CanonicalFacts("fx-web", RECORD, META),), runs=(fell,)))
+    page = status.page(facts(canonicals=(status_facts.CanonicalFacts("fx-web", RECORD, META),), runs=(fell,)))
     assert page["canonicals"][0]["last_verify"].startswith("FAILED")
 
 
 # -- warm infra --------------------------------------------------------------------------------
 
 
-def infra(**kw) -> status.InfraFacts:
-    return status.InfraFacts(**({"app": "proxy", "recipe": "fx-proxy", "domain": "proxy.test", "stateful": False,
+def infra(**kw) -> status_facts.InfraFacts:
+    return status_facts.InfraFacts(**({"app": "proxy", "recipe": "fx-proxy", "domain": "proxy.test", "stateful": False,
                                  "recorded": "1.1.0+v2.10.1", "last_good": "1.1.0+v2.10.1", "rejected": None,
                                  "rollback_failed": None} | kw))
 
 
-def alert(file, kind, at, app="proxy") -> status.AlertFacts:
-    return status.AlertFacts(file, {"app": app, "kind": kind, "at": at, "title": f"{app}: {kind}", "message": "m"})
+def alert(file, kind, at, app="proxy") -> status_facts.AlertFacts:
+    return status_facts.AlertFacts(file, {"app": app, "kind": kind, "at": at, "title": f"{app}: {kind}", "message": "m"})
 
 
 def test_infra_last_outcome_comes_from_the_newest_alert_or_sweep_and_healthy_closes_alerts():
@@ -178,7 +178,7 @@ def test_infra_last_outcome_comes_from_the_newest_alert_or_sweep_and_healthy_clo
     entry = status.page(facts(infra=(infra(),), alerts=alerts))["infra"][0]
     assert entry["outcome"] == "held-major" and entry["since"] == "2027-01-02 03:00:00Z"
     assert [a["kind"] for a in entry["open_alerts"]] == ["rolled-back", "held-major"]
-    night = status.NightlyFacts("20270103T030000Z", {"infra": [{"app": "proxy", "outcome": "noop-healthy"}],
+    night = status_facts.NightlyFacts("20270103T030000Z", {"infra": [{"app": "proxy", "outcome": "noop-healthy"}],
                                                       "recipes": [], "status": "passed"})
     entry = status.page(facts(infra=(infra(),), alerts=alerts, nightlies=(night,)))["infra"][0]
     assert entry["outcome"] == "noop-healthy" and entry["open_alerts"] == []
@@ -189,14 +189,14 @@ def test_a_rollback_failed_marker_wins_and_unreadable_state_files_say_so():
     entry = status.page(facts(infra=(infra(rollback_failed=marker),),
                               alerts=(alert("9.json", "upgraded", "2027-01-05T03:00:00.000000Z"),)))["infra"][0]
     assert (entry["outcome"], entry["why"]) == ("rollback-failed", "boom")
-    entry = status.page(facts(infra=(infra(last_good=status.Unreadable("Permission denied"),
-                                           rejected=status.Unreadable("not JSON (line 1, column 1)")),)))["infra"][0]
+    entry = status.page(facts(infra=(infra(last_good=status_facts.Unreadable("Permission denied"),
+                                           rejected=status_facts.Unreadable("not JSON (line 1, column 1)")),)))["infra"][0]
     assert entry["last_good"] == "unreadable: Permission denied"
     assert entry["rejected"][0]["reason"] == "unreadable: not JSON (line 1, column 1)"
 
 
 def test_an_unreadable_alert_is_listed_as_such():
-    page = status.page(facts(alerts=(status.AlertFacts("x.json", status.Unreadable("empty")),)))
+    page = status.page(facts(alerts=(status_facts.AlertFacts("x.json", status_facts.Unreadable("empty")),)))
     assert page["alerts"][0]["unreadable"] == "empty"
 
 
@@ -204,8 +204,8 @@ def test_an_unreadable_alert_is_listed_as_such():
 
 
 def test_nightly_shows_the_last_sweep_and_the_disk_against_its_floor():
-    old = status.NightlyFacts("20270101T030000Z", {"status": "passed", "recipes": [], "infra": []})
-    new = status.NightlyFacts("20270102T030000Z", {
+    old = status_facts.NightlyFacts("20270101T030000Z", {"status": "passed", "recipes": [], "infra": []})
+    new = status_facts.NightlyFacts("20270102T030000Z", {
         "status": "failed", "reason": "red: fx-web",
         "recipes": [{"recipe": "fx-web", "status": "failed", "seconds": 61.0, "reason": "install: x",
                      "artifacts": "/state/runs/fx-web-abc123"}],
@@ -215,7 +215,7 @@ def test_nightly_shows_the_last_sweep_and_the_disk_against_its_floor():
     assert nightly["stamp"] == "20270102T030000Z" and nightly["status"] == "failed"
     assert nightly["recipes"][0]["page"] == "runs/fx-web-abc123.html"
     assert nightly["disk_low"] and "BELOW THE FLOOR" in nightly["disk"]
-    unreadable = status.page(facts(nightlies=(status.NightlyFacts("20270102T030000Z", status.Unreadable("empty")),)))
+    unreadable = status.page(facts(nightlies=(status_facts.NightlyFacts("20270102T030000Z", status_facts.Unreadable("empty")),)))
     assert unreadable["nightly"]["status"] == "unreadable"
 
 
@@ -239,15 +239,15 @@ def test_trend_points_stay_inside_the_plot(points):
 def test_secret_values_are_the_values_of_secret_looking_keys():
     env = ("TYPE=fx-web:1.0.0\nDOMAIN=x.test\nSECRET_DB_PASSWORD_VERSION=v1\nSMTP_PASSWORD='hunter22'\n"
            "export API_KEY=abcd1234\nADMIN_TOKEN=\"tok-xyz\" # set by hand\n")
-    assert status.secret_values(env) == {"hunter22", "abcd1234", "tok-xyz"}
-    assert status.recorded_version(env, "fx-web") == "1.0.0"
-    assert status.recorded_version(env, "other") is None
+    assert status_facts.secret_values(env) == {"hunter22", "abcd1234", "tok-xyz"}
+    assert status_facts.recorded_version(env, "fx-web") == "1.0.0"
+    assert status_facts.recorded_version(env, "other") is None
 
 
 # Secrets as the page sees them: the marker's own text is not one (a secret
 # spelled "dact" would "appear" in every redaction marker).
-SECRET = st.text(st.characters(codec="utf-8", exclude_characters="<>"), min_size=status.MIN_SECRET, max_size=20
-                 ).filter(lambda s: s not in status.REDACTED and s.strip() == s and s)
+SECRET = st.text(st.characters(codec="utf-8", exclude_characters="<>"), min_size=status_facts.MIN_SECRET, max_size=20
+                 ).filter(lambda s: s not in status_facts.REDACTED and s.strip() == s and s)
 NOISE = st.text(max_size=30)
 
 
@@ -262,8 +262,8 @@ def test_no_secret_survives_anywhere_in_the_page(secrets, before, after):
         runs=(red,), infra=(infra(recorded=leak, last_good=leak, rejected={leak: {"reason": leak}},
                                   rollback_failed=marker),),
         alerts=(alert("a.json", "held-major", leak),),
-        canonicals=(status.CanonicalFacts("fx-web", RECORD | {"version": leak}, META | {"version": leak}),),
-        nightlies=(status.NightlyFacts("20270102T030000Z", {"status": "failed", "reason": leak, "recipes": [
+        canonicals=(status_facts.CanonicalFacts("fx-web", RECORD | {"version": leak}, META | {"version": leak}),),
+        nightlies=(status_facts.NightlyFacts("20270102T030000Z", {"status": "failed", "reason": leak, "recipes": [
             {"recipe": "fx-web", "status": "failed", "reason": leak, "promotion": leak}], "infra": [
             {"app": "proxy", "outcome": leak, "detail": leak}]}),),
         in_flight=(leak,)), secrets)
@@ -271,12 +271,12 @@ def test_no_secret_survives_anywhere_in_the_page(secrets, before, after):
     strings = all_strings(page)
     for secret in secrets:
         assert not any(secret in s for s in strings)
-    assert any(status.REDACTED in s for s in strings)  # the leak reached the page, and was blanked
+    assert any(status_facts.REDACTED in s for s in strings)  # the leak reached the page, and was blanked
 
 
 def test_short_values_are_not_secrets():
-    assert status.redact({"a": "v1 yes"}, {"v1", "yes"}) == {"a": "v1 yes"}
-    assert status.redact(["hunter22!"], {"hunter22"}) == [f"{status.REDACTED}!"]
+    assert status_facts.redact({"a": "v1 yes"}, {"v1", "yes"}) == {"a": "v1 yes"}
+    assert status_facts.redact(["hunter22!"], {"hunter22"}) == [f"{status_facts.REDACTED}!"]
 
 
 def test_failing_services_come_from_failed_rejected_or_erroring_tasks():
@@ -284,6 +284,6 @@ def test_failing_services_come_from_failed_rejected_or_erroring_tasks():
              {"service": "db", "state": "running", "error": ""},
              {"service": "web", "state": "rejected", "error": "No such image"},
              {"service": "app", "state": "shutdown", "error": "x"}]
-    assert status.failing_services(json.dumps(tasks)) == ("app", "web")
-    assert status.failing_services("not json") == ()
-    assert status.failing_services('{"a": 1}') == ()
+    assert status_facts.failing_services(json.dumps(tasks)) == ("app", "web")
+    assert status_facts.failing_services("not json") == ()
+    assert status_facts.failing_services('{"a": 1}') == ()
