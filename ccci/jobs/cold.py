@@ -26,19 +26,18 @@ from collections.abc import Callable
 import attrs
 import docker
 
-from ccci.capabilities import artifacts, capacity, progress, reaper, status_page
+from ccci.capabilities import artifacts, capacity, progress, reaper, status_page, teardown
 from ccci.capabilities.app import AppUnderTest, Skip, StageFailed, abra_identity, resolve_target, utc_now_iso
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
 from ccci.jobs import promote
 from ccci.pure.config import Config
-from ccci.pure.names import BadInput, Domain, RecipeName, Ref, RunId, Stage, cold_domain
+from ccci.pure.names import BadInput, RecipeName, Ref, RunId, Stage, cold_domain
 from ccci.pure.results import Mode, RunResult, StageResult, Status
-from ccci.seams import engine, proc
+from ccci.seams import proc
 
 log = logging.getLogger("ccci")
 
-TEARDOWN_ATTEMPTS = 3
 
 
 @attrs.frozen
@@ -139,7 +138,7 @@ class ColdRun:
 
     def _close(self, started: float) -> None:
         with signals_deferred():
-            self._teardown()
+            teardown.tear_down(self.app, self.result.teardown, self.config.timeouts.engine_back)
             self.result.seconds = time.monotonic() - started
             self.result.call_seconds = self.app.calls.seconds
             self.result.wait_seconds = self.app.wait_seconds
@@ -252,98 +251,6 @@ class ColdRun:
         assert app.checkout is not None
         app.ensure_target_up()
         return app.suites("custom", recipe_tests=app.checkout.tests_dir())
-
-    # -- teardown --------------------------------------------------------------------
-
-    def _teardown(self) -> None:
-        """Everything of the run removed and checked; never raises (see the module docstring)."""
-        began = time.monotonic()
-        app = self.app
-        teardown = self.result.teardown
-        teardown.labels = {engine.NAMESPACE: app.stack_name}
-        notes: list[str] = []
-        try:
-            notes.append(app.close_sso())
-            left, notes_of_removal = self._remove_everything_waiting_for_the_engine()
-            notes += notes_of_removal
-        except Exception as error:  # a bug: the run still reports, the reaper cleans up
-            left = None
-            notes.append(f"teardown error: {type(error).__name__}: {error}")
-        shutil.rmtree(app.abra_dir, ignore_errors=True)
-        teardown.seconds = time.monotonic() - began
-        if left is None:
-            teardown.leftovers_known = False
-            teardown.leftovers = {}
-            notes.append(
-                f"leftovers unknown: the run's objects carry the label {engine.NAMESPACE}={app.stack_name} "
-                f"(abra's secrets: names starting {app.stack_name}_); the reaper removes them once the engine is back"
-            )
-            teardown.status = Status.FAILED
-        else:
-            if app.abra_dir.exists():
-                left.setdefault("abra_dir", []).append(str(app.abra_dir))
-            teardown.leftovers = left
-            teardown.status = Status.FAILED if left else Status.PASSED
-            if left:
-                notes.append(f"left behind: {left}")
-        teardown.reason = "; ".join(note for note in notes if note)
-        log.info("teardown: %s in %.1fs", teardown.status.value, teardown.seconds)
-
-    def _remove_everything_waiting_for_the_engine(self) -> tuple[dict[str, list[str]] | None, list[str]]:
-        """What is left after removal (None: unknown), and notes for the record.
-
-        Each attempt is the whole (idempotent) removal. An attempt that fails
-        while the engine is away waits for it, up to `timeouts.engine_back`
-        counted from the start of teardown, then the removal runs again.
-        """
-        client = self.app.client
-        limit = self.config.timeouts.engine_back
-        deadline = time.monotonic() + limit
-        away: list[str] = []
-        for _ in range(TEARDOWN_ATTEMPTS):
-            notes: list[str] = []
-            try:
-                return self._remove_everything(notes), away + notes
-            except Exception as error:
-                if engine.ready(client):
-                    away.append(f"teardown error: {type(error).__name__}: {error}")
-                    continue
-                log.warning("teardown: the Docker engine is away (%s); waiting up to %ds for it", error, limit)
-                with self.app.waiting():
-                    back = engine.wait_ready(client, max(0.0, deadline - time.monotonic()))
-                if not back:
-                    return None, away + [f"the Docker engine did not come back within {limit}s (timeouts.engine_back)"]
-                log.info("teardown: the Docker engine is back; tearing down again")
-                away = ["the Docker engine went away during the run; teardown ran again once it was back"]
-        return None, away
-
-    def _remove_everything(self, notes: list[str]) -> dict[str, list[str]]:
-        """One teardown attempt: abra first, then whatever abra left; what is still there."""
-        app = self.app
-        has_env = app.abra.env_file(app.domain).exists()
-        try:
-            if has_env and app.deployed():
-                self._quiet(app.abra.undeploy, notes)
-            app.wait_gone()
-            if has_env:
-                self._quiet(app.abra.volume_remove, notes)
-                self._quiet(app.abra.secret_remove, notes)
-                self._quiet(app.abra.remove, notes)
-        except Exception as error:
-            if not engine.ready(app.client):
-                raise
-            notes.append(f"teardown error: {error}")
-        abra_left = app.stack.leftovers()
-        if abra_left:
-            notes.append(f"abra left {abra_left}; removed by ccci")
-        with app.waiting():
-            return app.stack.clear()
-
-    def _quiet(self, action: Callable[[Domain], proc.Completed], notes: list[str]) -> None:
-        try:
-            action(self.app.domain)
-        except proc.CommandError as error:
-            notes.append(f"{' '.join(error.argv[1:3])} failed: {error.last_lines(1)}")
 
     def _finish(self) -> None:
         stages_ok = all(s.status is not Status.FAILED for s in self.result.stages)
