@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccci import engine  # noqa: E402
+from ccci.seams import engine  # noqa: E402
 
 IMAGE_NAMESPACE = engine.NAMESPACE
 
