@@ -191,3 +191,13 @@ def test_setuid_and_setgid_bits_are_kept(box):
     volume = extract_bytes(buffer.getvalue(), box)
     assert (volume / "suid").stat().st_mode & 0o7777 == 0o4755
     assert (volume / "sgid-dir").stat().st_mode & 0o7777 == 0o2775
+
+
+def test_the_fuzz_budget_at_a_small_size_finds_no_crash_and_no_escape():
+    """bench/fuzz_tar.py, at a budget CI can pay every time (the full budget is 10,000)."""
+    from bench.fuzz_tar import run
+
+    result = run(200)
+    assert result["inputs"] == 200
+    assert (result["crashes"], result["escapes"]) == (0, 0), result["first problems"]
+    assert result["refused by the check"] and result["extracted"]  # both sides were reached
