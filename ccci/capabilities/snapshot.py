@@ -318,7 +318,7 @@ class Snapshots:
             with _step(f"switching {CURRENT} to the new generation", self.root / CURRENT):
                 self._point_current_at(gen_name)
         except BaseException:
-            self.remove_unused()  # the half-made generation, or the whole one that never became current
+            self.remove_unused(written=gen)  # the half-made generation, or the whole one that never became current
             raise
         self.remove_unused()
         log.info("snapshot of %s taken: %s", app.stack.name, ", ".join(
@@ -351,12 +351,15 @@ class Snapshots:
         os.replace(link_tmp, self.root / CURRENT)
         _fsync_dir(self.root)
 
-    def remove_unused(self) -> list[str]:
+    def remove_unused(self, written: Path | None = None) -> list[str]:
         """Remove every generation and leftover that is not `current`; their names.
 
-        What an unfinished or failed take left: `.tmp-gen-*` folders, a
-        `gen-*` renamed into place that never became current, temporary
-        links. Never raises: it cleans up after errors.
+        What an unfinished or failed take left: `.tmp-gen-*` folders,
+        temporary links, and `gen-*` folders that are not current (a take
+        killed after its rename). Without a `current` no `gen-*` is removed
+        (one may be the only copy of a known-good whose link was lost) except
+        `written`, the one the failing take made itself. Never raises: it
+        cleans up after errors.
         """
         keep = self.current()
         removed = []
@@ -365,18 +368,19 @@ class Snapshots:
         except OSError:
             return removed
         for path in found:
-            if path.name == CURRENT or (keep is not None and path.name == keep.name):
+            if keep is not None and path.name == keep.name:
                 continue
-            if not path.name.startswith(("gen-", ".tmp-gen-", f".{CURRENT}-")):
-                continue  # not ccci's: leave it
-            try:
-                if path.is_symlink() or path.is_file():
-                    path.unlink()
-                else:
-                    shutil.rmtree(path)
-                removed.append(path.name)
-            except OSError as error:
-                log.warning("could not remove %s: %s", path, error)
+            if path.name.startswith((".tmp-gen-", f".{CURRENT}-")) or (
+                path.name.startswith("gen-") and (keep is not None or path == written)
+            ):
+                try:
+                    if path.is_symlink() or path.is_file():
+                        path.unlink()
+                    else:
+                        shutil.rmtree(path)
+                    removed.append(path.name)
+                except OSError as error:
+                    log.warning("could not remove %s: %s", path, error)
         return removed
 
     # -- restore -------------------------------------------------------------------
