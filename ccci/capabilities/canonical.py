@@ -14,7 +14,10 @@ Invariants:
   the snapshot; if a crash falls between the two, the record disagrees with
   the snapshot's meta and is repaired from it when read.
 - `volumes: used` means a quick run left the volumes as the PR's version made
-  them; the next user restores the known-good before it reattaches.
+  them; the next user restores the known-good before it reattaches, and a
+  snapshot of them is refused unless asked for by name.
+- `updated` is when the record last changed: a mark that changes nothing
+  writes nothing.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ import attrs
 import cattrs
 import docker
 
+from ccci.capabilities import locks
 from ccci.seams import proc
 from ccci.pure.config import Config
 from ccci.seams.engine import Stack
-from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
+from ccci.pure.names import BadInput, Domain, RecipeName, stack_name, warm_domain
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.snapshot import AppVolumes, NoSnapshot, SnapshotError, SnapshotMeta, Snapshots
 from ccci.seams.files import write_atomic
@@ -115,13 +119,14 @@ class Canonical:
     def mark(self, *, status: Use | None = None, volumes: Volumes | None = None) -> Record:
         record = self.record()
         assert record is not None, "mark() needs a record"
-        record = attrs.evolve(
+        marked = attrs.evolve(
             record,
             status=status if status is not None else record.status,
             volumes=volumes if volumes is not None else record.volumes,
         )
-        self.write(record)
-        return record
+        if marked != record:
+            self.write(marked)
+        return marked
 
     # -- availability ----------------------------------------------------------------
 
@@ -150,6 +155,35 @@ class Canonical:
     def meta(self) -> SnapshotMeta:
         return self.snapshots.meta()
 
+    # -- the known-good, by hand (ccci-snapshot) ---------------------------------------
+
+    def take_snapshot(self, *, accept_used_volumes: bool = False) -> SnapshotMeta:
+        """Make the volumes as they are now the known-good, at the recorded version.
+
+        Refused (BadInput) without a record, and when a quick run left the
+        PR's data in the volumes (`used`) unless `accept_used_volumes`.
+        """
+        record = self.record()
+        if record is None:
+            raise BadInput(f"{self.recipe} has no canonical record: promote it with a green cold run")
+        if record.volumes is Volumes.USED and not accept_used_volumes:
+            raise BadInput(
+                f"the volumes of {self.recipe}'s canonical are 'used' (a quick run left a PR's data in them): "
+                f"`ccci-snapshot restore {self.recipe}` puts the known-good back; to make what they hold the "
+                f"new known-good anyway, `ccci-snapshot take {self.recipe} --accept-used-volumes`"
+            )
+        meta = self.snapshots.take(self.app_volumes(), recipe=self.recipe.value, version=record.version,
+                                   commit=record.commit)
+        self.mark(volumes=Volumes.KNOWN_GOOD)
+        return meta
+
+    def restore_snapshot(self) -> SnapshotMeta:
+        """Make the volumes the known-good again; the record says so when there is one."""
+        meta = self.snapshots.restore(self.app_volumes())
+        if self.record() is not None:
+            self.mark(volumes=Volumes.KNOWN_GOOD)
+        return meta
+
     # -- the canonical's recipe checkout ---------------------------------------------
 
     def checkout(self, calls: proc.Calls) -> Checkout:
@@ -161,3 +195,29 @@ class Canonical:
         checkout = Checkout(path, calls)
         checkout.git("fetch", "--quiet", "--tags", "--force", "origin")
         return checkout
+
+
+class SnapshotAction(enum.Enum):
+    """What `ccci-snapshot` is asked to do with a canonical's known-good."""
+
+    TAKE = "take"
+    RESTORE = "restore"
+    VERIFY = "verify"
+    SHOW = "show"
+
+
+def snapshot_by_hand(
+    config: Config, recipe: RecipeName, client: docker.DockerClient, action: SnapshotAction,
+    *, accept_used_volumes: bool = False,
+) -> SnapshotMeta:
+    """Take, restore, verify or show a canonical's snapshot; all but show hold the app's lock."""
+    canonical = Canonical(config, recipe, client)
+    if action is SnapshotAction.SHOW:
+        return canonical.meta()
+    with locks.hold(config.state, locks.app_lock_name(recipe.value), f"ccci-snapshot {action.value}",
+                    config.timeouts.lock):
+        if action is SnapshotAction.VERIFY:
+            return canonical.snapshots.verify()
+        if action is SnapshotAction.RESTORE:
+            return canonical.restore_snapshot()
+        return canonical.take_snapshot(accept_used_volumes=accept_used_volumes)

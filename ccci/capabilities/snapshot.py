@@ -3,26 +3,34 @@
 Invariants:
 - A snapshot is only taken or restored while no task or container of the
   app's stack exists (the app is undeployed); otherwise `AppRunning`.
-- One raw tar per volume plus `meta.json` (recipe, version, commit, and each
-  volume's size and sha256), in a generation folder `gen-*`. `current` is a
-  symlink to the known-good generation and is replaced by rename(2), the only
-  atomic step: a new generation is written beside it on the same filesystem,
-  fsynced, read back and verified before the swap. A crash, a SIGKILL or a
-  full disk at any point leaves `current` pointing at the previous, intact
-  generation; leftovers of an unfinished take are removed by the next take.
-- Restore checks every checksum and every member before the volume is
-  touched: each tar is streamed once (hashed, its members checked, and fed
-  to `tar -x` into a staging folder beside the volume), and only when all of
-  them verified are the staging folders swapped in. The volume then holds
-  exactly the snapshot's content (extra files gone), owners, modes and links
-  kept.
-- Refused members (in take and restore): absolute paths, `..`, links whose
-  target is absolute or leaves the volume, device nodes and FIFOs. The check
-  runs beside the extraction, so `tar -x` may already have written a refused
-  member into the staging folder when the refusal comes; the staging folder
-  is then deleted and the volume was never touched. GNU tar's own defences
-  (no `..`, leading `/` stripped from names and link targets, unsafe links
-  made as placeholders) keep even that moment inside the staging folder.
+- One raw tar per volume (GNU format) plus `meta.json` (recipe, version,
+  commit, and each volume's size and sha256), in a generation folder `gen-*`.
+  `current` is a symlink to the known-good generation and is replaced by
+  rename(2), the only atomic step: a new generation is written beside it on
+  the same filesystem, fsynced, read back and verified before the swap. A
+  crash, a SIGKILL or a full disk at any point leaves `current` pointing at
+  the previous, intact generation. A take that fails removes what it wrote
+  (also a generation renamed into place but not made current), and every
+  take starts by removing whatever is not `current` (what a killed take
+  left); an error names the step and the path that failed (`TakeFailed`).
+- Restore checks every checksum and every member before a volume is
+  touched: each tar is streamed once (hashed, its members checked by
+  `ccci.pure.tarcheck`, and fed to `tar -x` into a staging folder), the
+  extracted tree is checked again as it is on disk (every symlink resolved
+  through the others must stay inside, nothing but folders, files and
+  links), and only when every volume passed are the staging folders put in
+  place. A plain local volume is swapped by rename beside its data folder;
+  any other volume gets its staging folder inside its data folder, and the
+  swap there empties the data folder and moves the staged tree up. The
+  volume then holds exactly the snapshot's content (extra files gone),
+  owners, modes (setuid/setgid included) and links kept.
+- What the member check refuses is in `ccci.pure.tarcheck`; it runs at take
+  as well, so a snapshot restore would refuse is never made the known-good.
+  `tar -x` may already have written a refused member into the staging
+  folder when the refusal comes; the staging folder is then deleted and the
+  volume was never touched. GNU tar's own defences (no `..`, links with
+  `..` or `/` made only at the end) keep even that moment inside the
+  staging folder.
 - Streams: memory stays flat whatever the volume size (1 MiB buffers).
 This module knows nothing of runs, canonicals or reconcilers.
 """
@@ -31,33 +39,33 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import logging
 import os
-import posixpath
 import queue
 import secrets
 import shutil
-import tarfile
+import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-import json
-
 import attrs
 import cattrs
-import docker
-import docker.errors
 
-from ccci.seams import proc
-from ccci.seams.engine import NAMESPACE, Stack
+from ccci.pure import tarcheck
+from ccci.seams import engine, proc
+from ccci.seams.engine import Stack
 
 log = logging.getLogger("ccci")
 
 CHUNK = 1 << 20
 CURRENT = "current"
 META = "meta.json"
+#: What a take runs: GNU format, the one the member check accepts.
+TAKE_ARGV = ["tar", "--format=gnu", "--numeric-owner"]
 
 
 class SnapshotError(Exception):
@@ -78,6 +86,15 @@ class Corrupt(SnapshotError):
 
 class HostileArchive(SnapshotError):
     """A tar member would escape the volume or create a device."""
+
+
+class TakeFailed(SnapshotError):
+    """A step of a take failed on the file system (say, the disk is full)."""
+
+    def __init__(self, step: str, path: Path, error: OSError):
+        self.step, self.path, self.errno = step, path, error.errno
+        reason = error.strerror or str(error)
+        super().__init__(f"take failed while {step} ({path}): {reason}; the known-good is unchanged")
 
 
 @attrs.frozen
@@ -118,171 +135,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def check_member(member: tarfile.TarInfo) -> None:
-    """Refuse what could escape the volume root or create a device."""
-    name = member.name
-    if name.startswith("/") or os.path.isabs(name):
-        raise HostileArchive(f"absolute path in archive: {name!r}")
-    parts = posixpath.normpath(name).split("/")
-    if ".." in parts or ".." in name.split("/"):
-        raise HostileArchive(f"path leaves the volume: {name!r}")
-    if member.isdev() or member.isfifo():
-        raise HostileArchive(f"device or fifo in archive: {name!r}")
-    if member.issym() or member.islnk():
-        target = member.linkname
-        if target.startswith("/"):
-            raise HostileArchive(f"link to an absolute path: {name!r} -> {target!r}")
-        base = posixpath.dirname(posixpath.normpath(name)) if member.issym() else ""
-        resolved = posixpath.normpath(posixpath.join(base, target))
-        if resolved == ".." or resolved.startswith("../"):
-            raise HostileArchive(f"link leaves the volume: {name!r} -> {target!r}")
-
-
-class TarScanner:
-    """Checks the members of a tar stream as its bytes go by, in one pass.
-
-    Fed chunks in order; parses each 512-byte header (ustar, GNU long names
-    and links, pax path/linkpath), checks the member with `check_member`, and
-    skips its data without copying it. Much cheaper per member than
-    `tarfile`'s stream mode, which also keeps every member in a list.
-    """
-
-    _CAPTURED = {ord("L"), ord("K"), ord("x"), ord("g")}
-    _MAX_CAPTURE = 1 << 20
-
-    def __init__(self) -> None:
-        self.header = bytearray()
-        self.skip = 0  # data bytes (with padding) of the current member still to pass
-        self.capture: bytearray | None = None
-        self.capture_left = 0
-        self.capture_kind = 0
-        self.capture_padding = 0
-        self.overrides: dict[str, str] = {}
-        self.zero_blocks = 0
-        self.members = 0
-
-    def feed(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        pos, end = 0, len(chunk)
-        while pos < end:
-            if self.zero_blocks >= 2:
-                return  # past the end of the archive: only padding follows
-            if self.capture is not None:
-                take = min(self.capture_left, end - pos)
-                self.capture += view[pos:pos + take]
-                self.capture_left -= take
-                pos += take
-                if self.capture_left == 0:
-                    self._captured()
-                continue
-            if self.skip:
-                take = min(self.skip, end - pos)
-                self.skip -= take
-                pos += take
-                continue
-            take = min(512 - len(self.header), end - pos)
-            self.header += view[pos:pos + take]
-            pos += take
-            if len(self.header) == 512:
-                block = bytes(self.header)
-                self.header.clear()
-                self._on_header(block)
-
-    def finish(self) -> int:
-        if self.skip or self.header or self.capture is not None:
-            raise Corrupt("the tar stream ends in the middle of a member")
-        if self.members == 0:
-            raise Corrupt("the tar stream holds no member")
-        return self.members
-
-    def _on_header(self, block: bytes) -> None:
-        if block == _ZERO_BLOCK:
-            self.zero_blocks += 1
-            return
-        self.zero_blocks = 0
-        try:
-            checksum = int(block[148:156].split(b"\0", 1)[0].strip() or b"0", 8)
-        except ValueError:
-            raise Corrupt("not a tar header (bad checksum field)") from None
-        if checksum != sum(block[:148]) + 256 + sum(block[156:]):
-            raise Corrupt("not a tar header (checksum mismatch)")
-        size = _number(block[124:136])
-        kind = block[156]
-        padded = (size + 511) // 512 * 512
-        if kind in self._CAPTURED:
-            if size > self._MAX_CAPTURE:
-                raise Corrupt("an oversized extended header")
-            self.capture, self.capture_left, self.capture_kind = bytearray(), size, kind
-            self.capture_padding = padded - size
-            if size == 0:
-                self._captured()
-            return
-        name = _text(block[0:100])
-        if block[257:263] == b"ustar\0" and block[345]:
-            name = f"{_text(block[345:500])}/{name}"
-        linkname = _text(block[157:257])
-        name = self.overrides.pop("path", name)
-        linkname = self.overrides.pop("linkpath", linkname)
-        self.overrides.clear()
-        info = tarfile.TarInfo(name)
-        info.type = bytes([kind]) if kind else tarfile.REGTYPE
-        info.linkname = linkname
-        check_member(info)
-        self.members += 1
-        self.skip = 0 if info.type in _NO_DATA else padded
-
-    def _captured(self) -> None:
-        data = bytes(self.capture or b"")
-        kind = self.capture_kind
-        self.capture = None
-        self.skip = self.capture_padding
-        if kind == ord("L"):
-            self.overrides["path"] = _text(data)
-        elif kind == ord("K"):
-            self.overrides["linkpath"] = _text(data)
-        elif kind == ord("x"):
-            for key, value in _pax_records(data):
-                if key in ("path", "linkpath"):
-                    self.overrides[key] = value
-
-
-_ZERO_BLOCK = bytes(512)
-_NO_DATA = {
-    tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE,
-}
-
-
-def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-
-
-def _number(field: bytes) -> int:
-    if field[0] & 0x80:  # base-256, for sizes beyond 8 GiB
-        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
-    try:
-        return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
-    except ValueError:
-        raise Corrupt("not a tar header (bad size field)") from None
-
-
-def _pax_records(data: bytes) -> list[tuple[str, str]]:
-    records, pos = [], 0
-    while pos < len(data):
-        space = data.find(b" ", pos)
-        if space < 0:
-            break
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            raise Corrupt("a malformed pax header") from None
-        if length <= 0:
-            raise Corrupt("a malformed pax header")
-        key, _, value = data[space + 1:pos + length - 1].partition(b"=")
-        records.append((key.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape")))
-        pos += length
-    return records
-
-
 class _Tee:
     """Reads a tar stream once: hashes it, copies it on, and checks its members.
 
@@ -298,7 +150,7 @@ class _Tee:
         self.sink = sink
         self.hash = hashlib.sha256()
         self.size = 0
-        self.scanner = TarScanner()
+        self.scanner = tarcheck.TarScanner()
 
     def pump(self) -> int:
         """Move the whole stream; the member count, or Corrupt/HostileArchive."""
@@ -334,9 +186,10 @@ class _Tee:
                 work.put(None)
             for thread in threads:
                 thread.join()
-        if failures:
-            raise failures[0]
-        return self.scanner.finish()
+        with _as_snapshot_errors():
+            if failures:
+                raise failures[0]
+            return self.scanner.finish()
 
 
 def sha256_file(path: Path) -> tuple[int, str]:
@@ -349,6 +202,17 @@ def sha256_file(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+@contextmanager
+def _as_snapshot_errors() -> Iterator[None]:
+    """The checker's verdicts as this module's errors."""
+    try:
+        yield
+    except tarcheck.Hostile as error:
+        raise HostileArchive(str(error)) from None
+    except tarcheck.Malformed as error:
+        raise Corrupt(str(error)) from None
+
+
 @attrs.define
 class AppVolumes:
     """The named volumes of one stack, and whether the stack is running."""
@@ -356,27 +220,20 @@ class AppVolumes:
     stack: Stack
 
     def names(self) -> list[str]:
-        api = self.stack.client.api
-        found = api.volumes(filters={"label": f"{NAMESPACE}={self.stack.name}"})["Volumes"] or []
-        return sorted(v["Name"] for v in found)
+        return engine.stack_volumes(self.stack.client, self.stack.name)
 
-    def inspect(self, name: str) -> dict:
-        try:
-            return self.stack.client.api.inspect_volume(name)
-        except docker.errors.NotFound:
-            raise SnapshotError(f"volume {name} does not exist") from None
+    def inspect(self, name: str) -> engine.VolumeInfo:
+        info = engine.inspect_volume(self.stack.client, name)
+        if info is None:
+            raise SnapshotError(f"volume {name} does not exist")
+        return info
 
     def mountpoint(self, name: str) -> Path:
-        return Path(self.inspect(name)["Mountpoint"])
+        return Path(self.inspect(name).mountpoint)
 
     def swappable(self, name: str) -> bool:
         """A plain local volume whose data folder ccci may replace by rename."""
-        info = self.inspect(name)
-        return (
-            info.get("Driver") == "local"
-            and not (info.get("Options") or {})
-            and Path(info["Mountpoint"]).name == "_data"
-        )
+        return self.inspect(name).plain_local
 
     def require_undeployed(self, action: str) -> None:
         left = self.stack.leftovers()
@@ -433,31 +290,37 @@ class Snapshots:
         names = app.names()
         if not names:
             raise SnapshotError(f"stack {app.stack.name} has no volumes to snapshot")
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._remove_unfinished()
+        with _step("creating the snapshot folder", self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+        self.remove_unused()
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
         gen_name = f"gen-{stamp}-{secrets.token_hex(4)}"
         tmp = self.root / f".tmp-{gen_name}"
-        tmp.mkdir()
+        gen = self.root / gen_name
         try:
+            with _step("creating the new generation", tmp):
+                tmp.mkdir()
             entries = tuple(self._take_volume(app, name, tmp) for name in names)
             meta = SnapshotMeta(recipe, version, commit, stamp, entries)
             meta_path = tmp / META
-            with open(meta_path, "w") as handle:
+            with _step("writing the snapshot's meta", meta_path), open(meta_path, "w") as handle:
                 handle.write(json.dumps(_converter.unstructure(meta), indent=2, sort_keys=True))
                 handle.flush()
                 os.fsync(handle.fileno())
-            _fsync_dir(tmp)
+            with _step("syncing the new generation", tmp):
+                _fsync_dir(tmp)
             for entry in entries:  # read back before it may become the known-good
-                if sha256_file(tmp / entry.file) != (entry.size, entry.sha256):
-                    raise Corrupt(f"{entry.file}: read-back differs from what was written")
-            gen = self.root / gen_name
-            os.rename(tmp, gen)
-            self._point_current_at(gen_name)
+                with _step("reading the new generation back", tmp / entry.file):
+                    if sha256_file(tmp / entry.file) != (entry.size, entry.sha256):
+                        raise Corrupt(f"{entry.file}: read-back differs from what was written")
+            with _step("renaming the new generation into place", gen):
+                os.rename(tmp, gen)
+            with _step(f"switching {CURRENT} to the new generation", self.root / CURRENT):
+                self._point_current_at(gen_name)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.remove_unused(written=gen)  # the half-made generation, or the whole one that never became current
             raise
-        self._remove_old_generations()
+        self.remove_unused()
         log.info("snapshot of %s taken: %s", app.stack.name, ", ".join(
             f"{e.name} {e.size} B" for e in entries))
         return meta
@@ -465,10 +328,10 @@ class Snapshots:
     def _take_volume(self, app: AppVolumes, name: str, into: Path) -> VolumeEntry:
         mountpoint = app.mountpoint(name)
         file_name = f"{name}.tar"
-        argv = ["tar", "--numeric-owner", "-C", str(mountpoint), "-cf", "-", "."]
+        argv = [*TAKE_ARGV, "-C", str(mountpoint), "-cf", "-", "."]
         stop = threading.Event()
         ahead = threading.Thread(target=_read_ahead, args=(mountpoint, stop), daemon=True)
-        with open(into / file_name, "wb") as out:
+        with _step(f"writing volume {name}", into / file_name), open(into / file_name, "wb") as out:
             ahead.start()
             try:
                 with proc.streaming(argv, read=True, calls=self.calls) as tar:
@@ -488,24 +351,48 @@ class Snapshots:
         os.replace(link_tmp, self.root / CURRENT)
         _fsync_dir(self.root)
 
-    def _remove_unfinished(self) -> None:
-        for path in self.root.iterdir():
-            if path.name.startswith((".tmp-gen-", f".{CURRENT}-")):
-                if path.is_symlink() or path.is_file():
-                    path.unlink(missing_ok=True)
-                else:
-                    shutil.rmtree(path, ignore_errors=True)
+    def remove_unused(self, written: Path | None = None) -> list[str]:
+        """Remove every generation and leftover that is not `current`; their names.
 
-    def _remove_old_generations(self) -> None:
+        What an unfinished or failed take left: `.tmp-gen-*` folders,
+        temporary links, and `gen-*` folders that are not current (a take
+        killed after its rename). Without a `current` no `gen-*` is removed
+        (one may be the only copy of a known-good whose link was lost) except
+        `written`, the one the failing take made itself. Never raises: it
+        cleans up after errors.
+        """
         keep = self.current()
-        for path in self.root.glob("gen-*"):
-            if keep is None or path.resolve() != keep.resolve():
-                shutil.rmtree(path, ignore_errors=True)
+        removed = []
+        try:
+            found = list(self.root.iterdir())
+        except OSError:
+            return removed
+        for path in found:
+            if keep is not None and path.name == keep.name:
+                continue
+            if path.name.startswith((".tmp-gen-", f".{CURRENT}-")) or (
+                path.name.startswith("gen-") and (keep is not None or path == written)
+            ):
+                try:
+                    if path.is_symlink() or path.is_file():
+                        path.unlink()
+                    else:
+                        shutil.rmtree(path)
+                    removed.append(path.name)
+                except OSError as error:
+                    log.warning("could not remove %s: %s", path, error)
+        return removed
 
     # -- restore -------------------------------------------------------------------
 
     def restore(self, app: AppVolumes) -> SnapshotMeta:
-        """Make each volume's content exactly the snapshot's, or touch nothing."""
+        """Make each volume's content exactly the snapshot's, or touch nothing.
+
+        Every volume is extracted and checked in staging before the first
+        one is put in place; a failure before that leaves every volume as
+        it was. (A failure while putting them in place, such as a crash,
+        can leave some volumes restored and the rest as they were.)
+        """
         app.require_undeployed("restore")
         meta = self.meta()
         gen = self.current()
@@ -514,31 +401,30 @@ class Snapshots:
         missing = [v.name for v in meta.volumes if v.name not in present]
         if missing:
             raise SnapshotError(f"volumes missing on the engine: {missing}")
-        swappable = {v.name: app.swappable(v.name) for v in meta.volumes}
-        if not all(swappable.values()):
-            # Not a plain local volume: verify everything first, then extract in place.
-            self.verify()
+        infos = {v.name: app.inspect(v.name) for v in meta.volumes}
         staged: dict[str, Path] = {}
         try:
             for entry in meta.volumes:
-                mountpoint = app.mountpoint(entry.name)
-                if swappable[entry.name]:
-                    staging = mountpoint.parent / f".ccci-restore-{secrets.token_hex(4)}"
-                    staging.mkdir()
-                    staged[entry.name] = staging
-                    self._extract(gen / entry.file, entry, staging)
+                info = infos[entry.name]
+                data = Path(info.mountpoint)
+                # Staging on the same file system as the data, so the swap is renames only.
+                staging = (data.parent if info.plain_local else data) / f".ccci-restore-{secrets.token_hex(4)}"
+                staging.mkdir()
+                staged[entry.name] = staging
+                extract(gen / entry.file, entry, staging, self.calls)
             for entry in meta.volumes:
-                mountpoint = app.mountpoint(entry.name)
-                if entry.name in staged:
-                    old = mountpoint.parent / f".ccci-old-{secrets.token_hex(4)}"
-                    os.rename(mountpoint, old)
-                    os.rename(staged.pop(entry.name), mountpoint)
-                    _fsync_dir(mountpoint.parent)
+                data = Path(infos[entry.name].mountpoint)
+                staging = staged[entry.name]
+                if infos[entry.name].plain_local:
+                    old = data.parent / f".ccci-old-{secrets.token_hex(4)}"
+                    os.rename(data, old)
+                    os.rename(staging, data)
+                    _fsync_dir(data.parent)
                     # The volume is right from here on; its old data goes in the background.
                     proc.detach(["rm", "-rf", "--", str(old)])
                 else:
-                    _empty(mountpoint)
-                    self._extract(gen / entry.file, entry, mountpoint)
+                    _replace_contents(data, staging)
+                del staged[entry.name]
         except BaseException:
             for staging in staged.values():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -546,15 +432,85 @@ class Snapshots:
         log.info("restored %s from snapshot %s (%s)", app.stack.name, meta.taken, meta.version)
         return meta
 
-    def _extract(self, tar_path: Path, entry: VolumeEntry, into: Path) -> None:
-        argv = ["tar", "--numeric-owner", "--same-owner", "-p", "-C", str(into), "-xf", "-"]
-        with open(tar_path, "rb", buffering=0) as source:
-            with proc.streaming(argv, feed=True, calls=self.calls) as tar:
-                assert tar.stdin is not None
-                tee = _Tee(source, tar.stdin)
-                tee.pump()
-                if (tee.size, tee.hash.hexdigest()) != (entry.size, entry.sha256):
-                    raise Corrupt(f"{entry.file}: checksum mismatch (snapshot corrupted)")
+
+
+def extract(tar_path: Path, entry: VolumeEntry, into: Path, calls: proc.Calls | None = None) -> None:
+    """Extract one volume's tar into the empty folder `into`, checking it on the way and after.
+
+    Corrupt or HostileArchive when the stream or the tree tar made is not
+    what a snapshot may hold; `into` is then the caller's to delete.
+    """
+    argv = ["tar", "--numeric-owner", "--same-owner", "-p", "-C", str(into), "-xf", "-"]
+    with open(tar_path, "rb", buffering=0) as source:
+        with proc.streaming(argv, feed=True, calls=calls) as tar:
+            assert tar.stdin is not None
+            tee = _Tee(source, tar.stdin)
+            tee.pump()
+            if (tee.size, tee.hash.hexdigest()) != (entry.size, entry.sha256):
+                raise Corrupt(f"{entry.file}: checksum mismatch (snapshot corrupted)")
+    with _as_snapshot_errors():
+        check_extracted(into)
+
+
+@contextmanager
+def _step(what: str, path: Path) -> Iterator[None]:
+    """An OSError in a step of a take, as a TakeFailed that names the step and the path."""
+    try:
+        yield
+    except TakeFailed:
+        raise
+    except OSError as error:
+        raise TakeFailed(what, path, error) from error
+
+
+def check_extracted(root: Path) -> None:
+    """Check a tree as tar left it: only folders, files and links, every link resolving inside.
+
+    The second line of defence after the member check, on what is really on
+    disk: whatever the archive held, a tree that passes has no path that
+    resolves outside `root`. Raises tarcheck.Hostile.
+    """
+
+    def readlink(key: str) -> str | None:
+        path = os.path.join(root, key)
+        return os.readlink(path) if os.path.islink(path) else None
+
+    folders = [""]
+    while folders:
+        key = folders.pop()
+        with os.scandir(os.path.join(root, key)) as entries:
+            for item in entries:
+                child = f"{key}/{item.name}" if key else item.name
+                if item.is_symlink():
+                    why = tarcheck.escapes(key, os.readlink(item.path), readlink)
+                    if why is not None:
+                        raise tarcheck.Hostile(f"extracted link {why}: {child!r}")
+                elif item.is_dir(follow_symlinks=False):
+                    folders.append(child)
+                elif not item.is_file(follow_symlinks=False):
+                    raise tarcheck.Hostile(f"extracted something that is not a file, folder or link: {child!r}")
+
+
+def _replace_contents(data: Path, staging: Path) -> None:
+    """Make `data` hold what `staging` (a folder inside it) holds, by renames."""
+    for child in data.iterdir():
+        if child != staging:
+            _remove(child)
+    for child in staging.iterdir():
+        os.rename(child, data / child.name)
+    root = staging.lstat()  # the archive's `.`: the volume root's owner and mode
+    os.rmdir(staging)
+    os.chown(data, root.st_uid, root.st_gid)
+    os.chmod(data, stat.S_IMODE(root.st_mode))
+    os.utime(data, ns=(root.st_atime_ns, root.st_mtime_ns))
+    _fsync_dir(data)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _read_ahead(root: Path, stop: threading.Event) -> None:
@@ -585,18 +541,6 @@ def _read_ahead(root: Path, stop: threading.Event) -> None:
                         os.close(fd)
             except OSError:
                 continue
-
-
-def _empty(folder: Path) -> None:
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-
-
-def volumes_of(client: docker.DockerClient, stack_name: str) -> AppVolumes:
-    return AppVolumes(Stack(client, stack_name))
 
 
 def show(meta: SnapshotMeta) -> Mapping[str, object]:

@@ -1,9 +1,11 @@
 """ccci-snapshot: the known-good snapshot of a recipe's canonical, by hand.
 
-    ccci-snapshot take|restore|verify|show RECIPE [--config FILE]
+    ccci-snapshot take|restore|verify|show RECIPE [--config FILE] [--accept-used-volumes]
 
 take     snapshot the canonical's volumes now (the app must be undeployed);
-         records the canonical's version and commit in the snapshot
+         records the canonical's version and commit in the snapshot. Refused
+         when a quick run left a PR's data in the volumes (record `volumes:
+         used`) unless --accept-used-volumes; `restore` gets the known-good back
 restore  make the canonical's volumes the known-good again (undeployed)
 verify   recompute every checksum and check every member; exit 1 if corrupt
 show     print the snapshot's meta.json
@@ -20,7 +22,10 @@ from ccci.pure.names import BadInput, RecipeName
 
 COMMAND = Command(
     "ccci-snapshot", "Take, restore, verify or show a canonical's snapshot.",
-    Arg("action", choices=["take", "restore", "verify", "show"]), Arg("recipe"), config_arg(), DEBUG,
+    Arg("action", choices=["take", "restore", "verify", "show"]), Arg("recipe"), config_arg(),
+    Arg("--accept-used-volumes", action="store_true",
+        help="take: make the volumes the known-good even though a quick run left a PR's data in them"),
+    DEBUG,
 )
 
 
@@ -29,38 +34,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
-    from ccci.capabilities import locks
-    from ccci.capabilities.canonical import Canonical, Volumes
+    from ccci.capabilities.canonical import SnapshotAction, snapshot_by_hand
     from ccci.capabilities.snapshot import SnapshotError, show
     from ccci.seams import engine
 
+    action = SnapshotAction(args.action)
     recipe = RecipeName.parse(args.recipe)
+    if args.accept_used_volumes and action is not SnapshotAction.TAKE:
+        raise BadInput("--accept-used-volumes is only for take")
     config = load_config(args.config)
-    canonical = Canonical(config, recipe, engine.connect())
     try:
-        if args.action == "show":
-            print(json.dumps(show(canonical.snapshots.meta()), indent=2))
-            return 0
-        with locks.hold(config.state, locks.app_lock_name(recipe.value), f"ccci-snapshot {args.action}",
-                        config.timeouts.lock):
-            if args.action == "verify":
-                meta = canonical.snapshots.verify()
-            elif args.action == "restore":
-                meta = canonical.snapshots.restore(canonical.app_volumes())
-                if canonical.record() is not None:
-                    canonical.mark(volumes=Volumes.KNOWN_GOOD)
-            else:
-                record = canonical.record()
-                if record is None:
-                    raise BadInput(f"{recipe} has no canonical record: promote it with a green cold run")
-                meta = canonical.snapshots.take(
-                    canonical.app_volumes(), recipe=recipe.value, version=record.version, commit=record.commit
-                )
-                canonical.mark(volumes=Volumes.KNOWN_GOOD)
+        meta = snapshot_by_hand(config, recipe, engine.connect(), action,
+                                accept_used_volumes=args.accept_used_volumes)
     except SnapshotError as error:
         print(f"ccci-snapshot: {error}", file=sys.stderr)
         return 1
-    print(json.dumps({"action": args.action, **show(meta)}, indent=2))
+    shown = show(meta) if action is SnapshotAction.SHOW else {"action": action.value, **show(meta)}
+    print(json.dumps(shown, indent=2))
     return 0
 
 

@@ -295,6 +295,39 @@ def _quietly(action, *args, **kwargs) -> None:
         pass
 
 
+# -- named volumes (what a snapshot reads and restores) ------------------------
+
+
+@attrs.frozen
+class VolumeInfo:
+    """One named volume as the engine describes it."""
+
+    name: str
+    driver: str
+    options: dict[str, str]
+    mountpoint: str
+
+    @property
+    def plain_local(self) -> bool:
+        """A local volume without driver options: its data folder is `<mountpoint>` itself."""
+        return self.driver == "local" and not self.options and self.mountpoint.endswith("/_data")
+
+
+def stack_volumes(client: docker.DockerClient, stack: str) -> list[str]:
+    """The names of the volumes that carry `stack`'s label, sorted."""
+    found = client.api.volumes(filters={"label": f"{NAMESPACE}={stack}"})["Volumes"] or []
+    return sorted(v["Name"] for v in found)
+
+
+def inspect_volume(client: docker.DockerClient, name: str) -> VolumeInfo | None:
+    """The volume called `name`, or None when there is none."""
+    try:
+        info = client.api.inspect_volume(name)
+    except docker.errors.NotFound:
+        return None
+    return VolumeInfo(name, info.get("Driver") or "", dict(info.get("Options") or {}), info["Mountpoint"])
+
+
 # -- images (the reconciler's health window) ----------------------------------------------------
 
 def image_healthcheck(client: docker.DockerClient, image: str) -> dict[str, Any]:

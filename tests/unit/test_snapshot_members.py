@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccci.capabilities.snapshot import HostileArchive, check_member
+from ccci.pure.tarcheck import Hostile as HostileArchive, check_member
 
 
 def member(name, kind=tarfile.REGTYPE, link=""):
