@@ -194,6 +194,7 @@ class ColdRun(AppUnderTest):
         return self._suites("upgrade")
 
     def backup(self) -> str:
+        self._require_backupbot()
         self._ensure_target_up()
         self.marker = f"backup-{secrets.token_hex(8)}"
         self._write_marker(self.marker)

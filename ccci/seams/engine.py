@@ -18,6 +18,8 @@ import docker.errors
 from docker.models.services import Service
 
 NAMESPACE = "com.docker.stack.namespace"
+# The label abra looks for to find backupbot on a server (backup-bot-two sets it).
+BACKUPBOT_LABEL = "coop-cloud.backupbot.enabled"
 KINDS = ("services", "containers", "volumes", "secrets", "configs", "networks")
 
 
@@ -32,6 +34,15 @@ def connect() -> docker.DockerClient:
     except docker.errors.DockerException as error:
         raise EngineError(f"cannot reach the Docker engine: {error}") from None
     return client
+
+
+def backupbot_services(client: docker.DockerClient) -> list[str]:
+    """The services on the swarm that say they are backupbot."""
+    try:
+        found = client.services.list(filters={"label": f"{BACKUPBOT_LABEL}=true"})
+    except docker.errors.DockerException as error:
+        raise EngineError(f"cannot list services: {error}") from None
+    return sorted(service.name for service in found)
 
 
 @attrs.frozen
