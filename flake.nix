@@ -52,6 +52,21 @@
             };
           }) appNames
         )
+        // {
+          # After every abra upgrade: `nix run .#abra-contract [-- PATH-TO-ABRA]` (docs/testbed.md).
+          abra-contract =
+            let
+              pkgs = pkgsFor system;
+              python = pkgs.python3.withPackages (ps: [ ps.attrs ps.cattrs ps.docker ps.plumbum ps.pyyaml ]);
+            in
+            {
+              type = "app";
+              program = "${pkgs.writeShellScript "abra-contract" ''
+                export PATH=${pkgs.lib.makeBinPath [ pkgs.git ]}:$PATH
+                exec ${python}/bin/python3 ${self}/tests/abra-contract "''${1:-${pkgs.abra}/bin/abra}"
+              ''}";
+            };
+        }
       );
 
       nixosModules.default = ./modules/ccci.nix;
