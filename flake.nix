@@ -47,6 +47,21 @@
             };
           }) jobs
         )
+        // {
+          # After every abra upgrade: `nix run .#abra-contract [-- PATH-TO-ABRA]` (docs/testbed.md).
+          abra-contract =
+            let
+              pkgs = pkgsFor system;
+              python = pkgs.python3.withPackages (ps: [ ps.attrs ps.cattrs ps.docker ps.plumbum ps.pyyaml ]);
+            in
+            {
+              type = "app";
+              program = "${pkgs.writeShellScript "abra-contract" ''
+                export PATH=${pkgs.lib.makeBinPath [ pkgs.git ]}:$PATH
+                exec ${python}/bin/python3 ${self}/tests/abra-contract "''${1:-${if pkgs ? abra then "${pkgs.abra}/bin/abra" else ""}}"
+              ''}";
+            };
+        }
       );
 
       # The pin decides: the executables default to this flake's own

@@ -503,6 +503,12 @@ in
       '';
     };
 
+    domainChecks = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Let abra check that an app's domain resolves to this server before deploying; false passes `--no-domain-checks` (per-run domains that no DNS knows).";
+    };
+
     keepRuns = mkOption {
       type = types.ints.positive;
       default = 50;

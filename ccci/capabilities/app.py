@@ -27,7 +27,8 @@ import docker
 
 from ccci.seams import engine, proc
 from ccci.capabilities import health, realms, suites
-from ccci.seams.abra import Abra
+from ccci.seams.abra import Abra, declared_timeout
+from ccci.pure import backupbot
 from ccci.pure.config import Config
 from ccci.pure.names import BadInput, Domain, RecipeName, Ref, stack_name
 from ccci.capabilities.recipe import Checkout
@@ -37,8 +38,6 @@ from ccci.pure.versions import Release, previous
 log = logging.getLogger("ccci")
 
 MARKER = ".ccci-marker"
-BACKUP_LABEL = "backupbot.backup"
-BACKUP_PATH_LABEL = "backupbot.backup.path"
 
 
 class StageFailed(Exception):
@@ -108,7 +107,7 @@ class AppUnderTest:
         self.folder = folder
         self.abra_dir = abra_dir
         self.calls = proc.Calls(folder / "calls")
-        self.abra = Abra(config.abra, abra_dir, config.server, config.timeouts.abra, self.calls)
+        self.abra = Abra.from_config(config, abra_dir, self.calls)
         self.client = client or engine.connect()
         self.stack = engine.Stack(self.client, self.stack_name)
         self.checkout: Checkout | None = None
@@ -217,8 +216,11 @@ class AppUnderTest:
 
     def wait_up(self, since: str) -> None:
         timeouts = self.config.timeouts
+        # A recipe may declare how long it needs to converge (abra's timeout label).
+        declared = [declared_timeout(s.attrs["Spec"].get("Labels") or {}, self.stack_name) or 0
+                    for s in self.stack.services()]
         with self.waiting():
-            health.wait_converged(self.stack, timeouts.converge, started_iso=since)
+            health.wait_converged(self.stack, max([timeouts.converge, *declared]), started_iso=since)
             health.wait_http(self.endpoint(), timeouts.http)
 
     def wait_gone(self) -> bool:
@@ -264,15 +266,30 @@ class AppUnderTest:
     # -- data markers (backup, restore, upgrade) ---------------------------------
 
     def data_service(self) -> tuple[str, str]:
-        """The first service backupbot backs up, and its first backup path."""
+        """A directory backupbot copies verbatim, by the stack's backupbot labels, and its service."""
+        services = []
         for service in self.stack.services():
-            labels = service.attrs["Spec"].get("Labels") or {}
-            if labels.get(BACKUP_LABEL, "").lower() == "true" and labels.get(BACKUP_PATH_LABEL):
-                path = labels[BACKUP_PATH_LABEL].split(",")[0].strip()
-                return self.stack.short_name(service), path
+            spec = service.attrs["Spec"]
+            mounts = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Mounts") or []
+            services.append(backupbot.Service(
+                self.stack.short_name(service), spec.get("Labels") or {},
+                {m["Source"].removeprefix(f"{self.stack_name}_"): m["Target"]
+                 for m in mounts if m.get("Type") == "volume" and m.get("Source")},
+            ))
+        try:
+            plan = backupbot.plan(services)
+        except backupbot.BadLabels as error:
+            raise StageFailed(f"backupbot labels of {self.recipe}: {error}") from None
+        for place in plan.marker_candidates():
+            # A listed path may be a file (a database dump): only a directory holds a marker.
+            if place.whole or self.stack.exec(
+                place.service, ["sh", "-c", 'test -d "$1" && echo dir || echo other', "sh", place.path]
+            ).strip() == "dir":
+                return place.service, place.path
         raise StageFailed(
-            f"no service of {self.recipe} has the labels {BACKUP_LABEL}=true and "
-            f"{BACKUP_PATH_LABEL}: there is nothing to back up"
+            f"no directory of {self.recipe} is backed up: backupbot labels "
+            f"({backupbot.ENABLED}=true, backupbot.backup.volumes.<volume>[.path], "
+            f"{backupbot.LEGACY_PATH}) name {[p.path for p in plan.locations] or 'nothing'}"
         )
 
     def write_marker(self, value: str) -> None:
@@ -282,6 +299,14 @@ class AppUnderTest:
     def read_marker(self) -> str:
         service, path = self.data_service()
         return self.stack.exec(service, ["cat", f"{path}/{MARKER}"])
+
+    def require_backupbot(self) -> None:
+        """abra backs up and restores through backupbot, a separate app on the server."""
+        if not engine.backupbot_services(self.client):
+            raise StageFailed(
+                f"no backupbot on the server: no service is labelled {engine.BACKUPBOT_LABEL}=true, "
+                "and abra app backup/restore need one (deploy the backup-bot-two recipe)"
+            )
 
     # -- stages --------------------------------------------------------------------
 

@@ -222,6 +222,7 @@ class ColdRun:
 
     def backup(self) -> str:
         app = self.app
+        app.require_backupbot()
         app.ensure_target_up()
         self.marker = f"backup-{secrets.token_hex(8)}"
         app.write_marker(self.marker)

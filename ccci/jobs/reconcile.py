@@ -75,7 +75,7 @@ class Reconciler:
         folder = config.state / "infra" / name
         self.state = InfraState(folder)
         self.calls = proc.Calls()
-        self.abra = Abra(config.abra, folder / "abra", config.server, config.timeouts.abra, self.calls)
+        self.abra = Abra.from_config(config, folder / "abra", self.calls)
         self.stack = stack = engine.Stack(client or engine.connect(), stack_name(self.domain))
         self.result = ReconcileResult(name, self.recipe.value, self.domain.value)
         self.rollout = Rollout(

@@ -61,13 +61,16 @@ class Rollout:
                  f" ({record.reason})" if record.reason else "")
         return record
 
-    def _deploy(self, version: str, *, upgrade: bool = False) -> HealthRecord:
-        """Deploy `version` and health-gate it."""
+    def _deploy(self, version: str, *, upgrade: bool = False, rollback: bool = False) -> HealthRecord:
+        """Deploy `version` and health-gate it. A running app goes back with
+        `abra app rollback` (what abra offers for that), forward with `upgrade`."""
         since = utc_stamp()
         self.result.steps.append(f"deploy {version}")
         try:
             if upgrade and self.deployed():
                 self.abra.upgrade(self.domain, version)
+            elif rollback and self.deployed():
+                self.abra.rollback(self.domain, version)
             else:
                 self.abra.deploy(self.domain, version, force=self.deployed())
         except proc.CommandError as error:
@@ -187,7 +190,7 @@ class Rollout:
                 if restore:
                     self.snapshots.restore(AppVolumes(self.stack))
                     self.result.steps.append("restore snapshot")
-            record = self._deploy(last_good)
+            record = self._deploy(last_good, rollback=True)
             recovered = record.healthy
             failure = "" if recovered else record.reason
         except (proc.CommandError, SnapshotError, ReconcileError, engine.EngineError) as error:

@@ -185,6 +185,10 @@ class Config:
     )
     server: str = "default"
     abra: str = "abra"
+    # abra checks that an app's domain resolves to the server before deploying;
+    # false passes -D (--no-domain-checks), for hosts whose domains do not
+    # resolve (a test bed, a private network).
+    domain_checks: bool = True
     ingress: Ingress = Ingress.DOMAIN
     keep_runs: Count = 50
     timeouts: Timeouts = Timeouts()

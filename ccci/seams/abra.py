@@ -7,20 +7,32 @@ recipe checkout into ABRA_DIR itself, so abra never fetches. `-c` skips abra's
 own convergence wait, which misreports on slow hosts; ccci checks convergence
 with the Engine API instead. `recipe lint` exits 0 even when an error rule
 fails, so its table is parsed.
+
+Every call that could prompt carries `--no-input`; deploy, upgrade and
+rollback carry `-D` (`--no-domain-checks`) when the config says domains do
+not resolve here. The server is read back from `$ABRA_DIR/servers/<name>`
+after `server add --local`, not assumed. Evidence for each call:
+docs/testbed.md ("What ccci calls, and why").
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import inspect
+from collections.abc import Iterator, Mapping
+
 import attrs
 
 from ccci.seams import proc
+from ccci.pure.config import Config
 from ccci.pure.names import Domain, RecipeName
 
 NO_INPUT = "--no-input"
 OFFLINE = "--offline"
 NO_CONVERGE = "--no-converge-checks"
+NO_DOMAIN_CHECKS = "--no-domain-checks"
+TIMEOUT_LABEL = "coop-cloud.{stack}.timeout"
 
 
 class LintError(proc.CommandError):
@@ -164,24 +176,65 @@ def _continued(rule: LintRule, row: dict[str, str]) -> LintRule:
     return attrs.evolve(rule, rule=f"{rule.rule} {more}".strip())
 
 
+def declared_timeout(labels: Mapping[str, str], stack: str) -> int | None:
+    """The convergence timeout a recipe declares: `coop-cloud.${STACK_NAME}.timeout`
+    in seconds, as abra reads it; None when absent or not a positive integer."""
+    value = labels.get(TIMEOUT_LABEL.format(stack=stack), "").strip()
+    if not value.isascii() or not value.isdigit() or int(value) <= 0:
+        return None
+    return int(value)
+
+
+class ServerUnknown(proc.CommandError):
+    """ABRA_DIR names several servers and none is the configured one."""
+
+
 @attrs.frozen
 class Abra:
     binary: str
     abra_dir: Path
-    server: str = "default"
+    server: str = "default"  # the name to prefer; what abra created is read back
     timeout: float = 900
     calls: proc.Calls = attrs.field(factory=proc.Calls)
+    domain_checks: bool = True
+
+    @classmethod
+    def from_config(cls, config: Config, abra_dir: Path, calls: proc.Calls) -> Abra:
+        """The abra a job uses: the config's binary, server, timeout and domain checks."""
+        return cls(config.abra, abra_dir, config.server, config.timeouts.abra, calls, config.domain_checks)
 
     # -- files abra keeps ------------------------------------------------------
 
     def recipe_dir(self, recipe: RecipeName) -> Path:
         return self.abra_dir / "recipes" / recipe.value
 
+    def server_name(self) -> str:
+        """The server `server add --local` created, read back from ABRA_DIR.
+
+        Public evidence does not say what abra names the local server; ccci
+        takes the configured name when it is there (or nothing is yet), else
+        the only server there is.
+        """
+        root = self.abra_dir / "servers"
+        try:
+            names = sorted(path.name for path in root.iterdir() if path.is_dir())
+        except FileNotFoundError:
+            names = []
+        if not names or self.server in names:
+            return self.server
+        if len(names) == 1:
+            return names[0]
+        raise ServerUnknown(
+            ["ls", str(root)], None, "",
+            f"{root} holds servers {names}, none of them the configured {self.server!r}",
+        )
+
     def env_file(self, domain: Domain) -> Path:
-        return self.abra_dir / "servers" / self.server / f"{domain.value}.env"
+        return self.abra_dir / "servers" / self.server_name() / f"{domain.value}.env"
 
     def recorded_version(self, domain: Domain) -> str | None:
-        """The version abra recorded as `TYPE=<recipe>:<version>` at deploy."""
+        """The version abra recorded as `TYPE=<recipe>:<version>` (at `app new`
+        already, so it may name a version that never ran)."""
         try:
             lines = self.env_file(domain).read_text().splitlines()
         except FileNotFoundError:
@@ -205,8 +258,13 @@ class Abra:
             check=check,
         )
 
+    def _deploying(self) -> tuple[str, ...]:
+        """Flags of every call that deploys: ccci waits for convergence itself."""
+        checks = () if self.domain_checks else (NO_DOMAIN_CHECKS,)
+        return (NO_INPUT, OFFLINE, NO_CONVERGE, *checks)
+
     def server_add_local(self) -> proc.Completed:
-        return self._run("server", "add", "--local")
+        return self._run("server", "add", "--local", NO_INPUT)
 
     def app_new(
         self, recipe: RecipeName, domain: Domain, version: str | None, *, chaos: bool = False
@@ -214,7 +272,7 @@ class Abra:
         words = ["app", "new", recipe.value]
         if version is not None:
             words.append(version)
-        words += ["--server", self.server, "--domain", domain.value]
+        words += ["--server", self.server_name(), "--domain", domain.value]
         if chaos:
             words.append("--chaos")
         return self._run(*words, NO_INPUT, OFFLINE)
@@ -235,10 +293,14 @@ class Abra:
             words.append("--chaos")
         if force:
             words.append("--force")
-        return self._run(*words, NO_INPUT, OFFLINE, NO_CONVERGE)
+        return self._run(*words, *self._deploying())
 
     def upgrade(self, domain: Domain, version: str) -> proc.Completed:
-        return self._run("app", "upgrade", domain.value, version, NO_INPUT, OFFLINE, NO_CONVERGE)
+        return self._run("app", "upgrade", domain.value, version, *self._deploying())
+
+    def rollback(self, domain: Domain, version: str) -> proc.Completed:
+        """`abra app rollback <domain> <version>`: back to an older release of a running app."""
+        return self._run("app", "rollback", domain.value, version, *self._deploying())
 
     def undeploy(self, domain: Domain) -> proc.Completed:
         return self._run("app", "undeploy", domain.value, NO_INPUT)
@@ -259,5 +321,72 @@ class Abra:
         return self._run("app", "remove", domain.value, "--force", NO_INPUT)
 
     def lint(self, recipe: RecipeName) -> LintReport:
-        done = self._run("recipe", "lint", recipe.value, OFFLINE)
+        done = self._run("recipe", "lint", recipe.value, NO_INPUT, OFFLINE)
         return parse_lint(done.output, done.argv)
+
+
+# -- the calls ccci makes, for the contract check (tests/abra-contract) ----------
+
+_SAMPLE_RECIPE = RecipeName.parse("contract-recipe")
+_SAMPLE_DOMAIN = Domain.parse("contract.example.invalid")
+_SAMPLE_VERSION = "0.0.0+contract"
+_SAMPLES = {"recipe": _SAMPLE_RECIPE, "domain": _SAMPLE_DOMAIN, "version": _SAMPLE_VERSION}
+
+
+@attrs.frozen
+class Usage:
+    """One subcommand ccci calls and the flags it passes to it."""
+
+    command: tuple[str, ...]
+    flags: frozenset[str]
+
+
+def usages() -> list[Usage]:
+    """Every subcommand and flag the methods above put in an argv.
+
+    Derived by calling each public call method with sample arguments (each
+    bool option off and on, domain checks on and off) against a recorder, so
+    the list cannot drift from the code that builds the argv.
+    """
+    samples = {str(value) for value in _SAMPLES.values()}
+    seen: dict[tuple[str, ...], set[str]] = {}
+    for words in _recorded_argvs():
+        command: list[str] = []
+        for word in words:
+            if word.startswith("-") or word in samples:
+                break
+            command.append(word)
+        seen.setdefault(tuple(command), set()).update(w for w in words if w.startswith("-"))
+    return [Usage(command, frozenset(flags)) for command, flags in sorted(seen.items())]
+
+
+def _recorded_argvs() -> Iterator[list[str]]:
+    recorded: list[list[str]] = []
+
+    def record(argv: list[str], **_kwargs: object) -> proc.Completed:
+        recorded.append(list(argv[1:]))
+        return proc.Completed(list(argv), 0, "", 0.0)
+
+    real_run = proc.run
+    proc.run = record  # type: ignore[assignment]
+    try:
+        for checks in (True, False):
+            abra = Abra("abra", Path("/nonexistent/abra-dir"), domain_checks=checks)
+            for name, method in inspect.getmembers(abra, inspect.ismethod):
+                if name.startswith("_") or name in _NOT_CALLS:
+                    continue
+                parameters = inspect.signature(method).parameters
+                switches = [p for p in parameters.values() if p.kind is p.KEYWORD_ONLY]
+                for on in (False, True):
+                    args = [_SAMPLES[p.name] for p in parameters.values() if p.kind is not p.KEYWORD_ONLY]
+                    kwargs = {p.name: on for p in switches}
+                    try:
+                        method(*args, **kwargs)
+                    except LintError:
+                        pass  # the recorder prints no lint table; the argv is recorded
+    finally:
+        proc.run = real_run  # type: ignore[assignment]
+    yield from recorded
+
+
+_NOT_CALLS = {"from_config", "recipe_dir", "server_name", "env_file", "recorded_version"}

@@ -19,6 +19,8 @@ import requests.exceptions
 from docker.models.services import Service
 
 NAMESPACE = "com.docker.stack.namespace"
+# The label abra looks for to find backupbot on a server (backup-bot-two sets it).
+BACKUPBOT_LABEL = "coop-cloud.backupbot.enabled"
 KINDS = ("services", "containers", "volumes", "secrets", "configs", "networks")
 
 
@@ -72,6 +74,15 @@ def secret_and_config_names(client: docker.DockerClient) -> set[str]:
     """abra's secrets carry no label, only their stack as a name prefix."""
     api = client.api
     return {o["Spec"]["Name"] for o in [*api.secrets(), *api.configs()]}
+
+
+def backupbot_services(client: docker.DockerClient) -> list[str]:
+    """The services on the swarm that say they are backupbot."""
+    try:
+        found = client.services.list(filters={"label": f"{BACKUPBOT_LABEL}=true"})
+    except docker.errors.DockerException as error:
+        raise EngineError(f"cannot list services: {error}") from None
+    return sorted(service.name for service in found)
 
 
 @attrs.frozen

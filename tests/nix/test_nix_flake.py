@@ -52,7 +52,8 @@ def test_flake_outputs_per_system(nix_env: dict[str, str], flake: tuple[str, str
     names = "builtins.attrNames"
     packages = sorted(["ccci", "default", *(f"ccci-{job}" for job in JOBS)])
     assert flake_eval(nix_env, flake, f"packages.{system}", names) == packages
-    assert flake_eval(nix_env, flake, f"apps.{system}", names) == JOBS
+    # One app per job, and the contract check an operator runs after every abra upgrade.
+    assert flake_eval(nix_env, flake, f"apps.{system}", names) == sorted([*JOBS, "abra-contract"])
     assert flake_eval(nix_env, flake, f"devShells.{system}", names) == ["default"]
     checks = sorted(["ccci", *(f"ccci-{job}" for job in JOBS), "module-config", "vm-nightly"])
     assert flake_eval(nix_env, flake, f"checks.{system}", names) == checks

@@ -39,7 +39,7 @@ def abra(tmp_path):
 
 
 CASES = [
-    (lambda a: a.server_add_local(), ["server", "add", "--local"]),
+    (lambda a: a.server_add_local(), ["server", "add", "--local", "--no-input"]),
     (lambda a: a.app_new(R, D, "1.0.0+1.35.0"),
      ["app", "new", "fx-web", "1.0.0+1.35.0", "--server", "default", "--domain", D.value, "--no-input", "--offline"]),
     (lambda a: a.app_new(R, D, None, chaos=True),
@@ -51,6 +51,8 @@ CASES = [
      ["app", "deploy", D.value, "--chaos", "--force", "--no-input", "--offline", "--no-converge-checks"]),
     (lambda a: a.upgrade(D, "1.1.0+1.35.0"),
      ["app", "upgrade", D.value, "1.1.0+1.35.0", "--no-input", "--offline", "--no-converge-checks"]),
+    (lambda a: a.rollback(D, "1.0.0+1.35.0"),
+     ["app", "rollback", D.value, "1.0.0+1.35.0", "--no-input", "--offline", "--no-converge-checks"]),
     (lambda a: a.undeploy(D), ["app", "undeploy", D.value, "--no-input"]),
     (lambda a: a.backup_create(D), ["app", "backup", "create", D.value, "--no-input"]),
     (lambda a: a.restore(D), ["app", "restore", D.value, "--no-input"]),
@@ -223,5 +225,88 @@ def test_lint_runs_the_real_abras_argv(calls, abra):
 
     ccci.seams.abra.proc.run = table_run  # restored by monkeypatch at teardown (same attribute)
     report = abra.lint(R)
-    assert calls[-1] == ["/opt/abra", "recipe", "lint", "fx-web", "--offline"]
+    assert calls[-1] == ["/opt/abra", "recipe", "lint", "fx-web", "--no-input", "--offline"]
     assert len(report.errors) == 1
+
+
+# -- issue 12: the calls follow the evidence ------------------------------------------
+
+DEPLOYING = [
+    lambda a: a.deploy(D, "1.1.0+1.35.0"),
+    lambda a: a.deploy(D, chaos=True, force=True),
+    lambda a: a.upgrade(D, "1.1.0+1.35.0"),
+    lambda a: a.rollback(D, "1.0.0+1.35.0"),
+]
+
+
+@pytest.mark.parametrize("call", DEPLOYING)
+def test_every_deploying_call_skips_domain_checks_only_when_the_config_says_so(calls, tmp_path, call):
+    checked = Abra("/opt/abra", tmp_path, "default", 60)
+    unchecked = Abra("/opt/abra", tmp_path, "default", 60, domain_checks=False)
+    call(checked)
+    call(unchecked)
+    assert "--no-domain-checks" not in calls[0][0]
+    assert calls[1][0] == [*calls[0][0], "--no-domain-checks"]
+
+
+def test_the_config_setting_reaches_the_seam(tmp_path):
+    from ccci.pure import config as config_mod
+
+    config = config_mod.parse({"base_domain": "ccci.test", "domain_checks": False})
+    abra = Abra.from_config(config, tmp_path, proc.Calls())
+    assert abra.domain_checks is False
+    assert config_mod.parse({"base_domain": "ccci.test"}).domain_checks is True
+
+
+def test_every_call_that_could_prompt_says_no_input():
+    for usage in abra_mod.usages():
+        assert "--no-input" in usage.flags, usage.command
+
+
+def test_the_contract_list_is_derived_from_the_calls():
+    commands = {" ".join(u.command): u.flags for u in abra_mod.usages()}
+    assert commands["app rollback"] >= {"--no-domain-checks", "--no-converge-checks"}
+    assert commands["app new"] >= {"--server", "--domain", "--chaos"}
+    assert set(commands) >= {"server add", "recipe lint", "app deploy", "app upgrade", "app restore"}
+
+
+@given(st.sampled_from(["default", "local", "server.example", "127.0.0.1"]),
+       st.booleans())
+def test_the_server_is_read_back_from_abra_dir(tmp_path_factory, created, configured_exists):
+    root = tmp_path_factory.mktemp("abra-dir")
+    (root / "servers" / created).mkdir(parents=True)
+    abra = Abra("/opt/abra", root, "default" if not configured_exists else created)
+    assert abra.server_name() == created
+    assert abra.env_file(D) == root / "servers" / created / f"{D.value}.env"
+
+
+def test_the_server_name_is_ambiguous_only_with_several_unknown_servers(tmp_path):
+    abra = Abra("/opt/abra", tmp_path, "default")
+    assert abra.server_name() == "default"  # nothing added yet: the configured name
+    for name in ("a", "b"):
+        (tmp_path / "servers" / name).mkdir(parents=True)
+    with pytest.raises(abra_mod.ServerUnknown, match="none of them"):
+        abra.server_name()
+    (tmp_path / "servers" / "default").mkdir()
+    assert abra.server_name() == "default"
+
+
+def test_app_new_names_the_server_abra_created(calls, tmp_path):
+    (tmp_path / "servers" / "local").mkdir(parents=True)
+    Abra("/opt/abra", tmp_path, "default").app_new(R, D, "1.0.0+1.35.0")
+    argv = calls[0][0]
+    assert argv[argv.index("--server") + 1] == "local"
+
+
+@given(st.dictionaries(st.text(max_size=30), st.text(max_size=10), max_size=5),
+       st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=20),
+       st.one_of(st.integers(min_value=-5, max_value=10**6).map(str), st.text(max_size=6)))
+def test_the_declared_timeout_is_a_positive_integer_or_nothing(labels, stack, value):
+    labels = {**labels, f"coop-cloud.{stack}.timeout": value}
+    got = abra_mod.declared_timeout(labels, stack)
+    if value.strip().isascii() and value.strip().isdigit() and int(value.strip()) > 0:
+        assert got == int(value.strip())
+    else:
+        assert got is None
+    assert abra_mod.declared_timeout({f"coop-cloud.{stack}x.timeout": "30"}, stack) is None  # another stack's
+    assert abra_mod.declared_timeout({}, stack) is None
