@@ -98,13 +98,15 @@ class Reconciler:
     # -- discovery (reads only) ----------------------------------------------------------
 
     def _current(self) -> str | None:
-        """The release running now: what abra recorded; last_good when nothing is deployed."""
-        recorded = self.abra.recorded_version(self.domain)
-        if recorded is None:
-            return None
+        """The release running now, read from what runs: the version label abra
+        puts on the services (the env file's TYPE only for an app deployed
+        without that label). When nothing is deployed, last_good: abra writes
+        TYPE=<recipe>:<version> already at `app new`, so after an install that
+        never became healthy the env file names a release that never ran, and
+        reading it would redeploy the release just rejected."""
         if not self.rollout.deployed():
-            return self.state.last_good() or recorded
-        return recorded
+            return self.state.last_good()
+        return self.stack.version_label() or self.abra.recorded_version(self.domain)
 
     # -- the job -------------------------------------------------------------------------
 

@@ -132,6 +132,17 @@ class Stack:
     def services(self) -> list[Service]:
         return self.client.services.list(filters=self._filters)
 
+    def version_label(self) -> str | None:
+        """The version abra labels a deployed app's services with
+        (`coop-cloud.<stack>.version`): what actually runs, unlike the env
+        file's TYPE, which abra writes already at `app new`."""
+        key = f"coop-cloud.{self.name}.version"
+        for service in self.services():
+            value = (service.attrs["Spec"].get("Labels") or {}).get(key)
+            if value:
+                return value
+        return None
+
     def short_name(self, service: Service) -> str:
         prefix = f"{self.name}_"
         return service.name[len(prefix):] if service.name.startswith(prefix) else service.name
