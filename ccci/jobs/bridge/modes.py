@@ -19,7 +19,7 @@ import attrs
 
 from ccci.jobs.bridge.poller import Poller
 from ccci.jobs.bridge.server import WebhookServer
-from ccci.jobs.bridge.service import Bridge, Outcome
+from ccci.jobs.bridge.service import Bridge, Handled
 from ccci.jobs.bridge.store import Store
 from ccci.pure.bridge_config import BridgeConfig, Secrets
 from ccci.seams.drone import Drone
@@ -70,7 +70,7 @@ def serve(config: BridgeConfig, stop: threading.Event, listening: Callable[[str]
 class PollPass:
     """What one poll cycle and report pass did."""
 
-    outcomes: list[Outcome]
+    outcomes: list[Handled]
     reported: list[int]
 
     def to_json(self) -> dict[str, object]:
