@@ -26,6 +26,7 @@ from ccci.pure.names import BadInput
 if TYPE_CHECKING:
     from ccci.pure.bridge_config import BridgeConfig
     from ccci.pure.config import Config
+    from ccci.pure.results import RunResult
 
 CONFIG_PATH = Path("/etc/ccci/config.json")
 BRIDGE_CONFIG_PATH = Path("/etc/ccci/bridge.json")
@@ -157,6 +158,26 @@ def setup_logging(debug: bool, tag: str = "ccci") -> None:
         stream=sys.stderr,
         force=True,
     )
+
+
+def report_run(partial: RunResult, job: Callable[[], RunResult]) -> RunResult:
+    """Run a cold or quick run's job; its result JSON on stdout and its final
+    line on stderr, also when it is interrupted (`partial`: the run's result
+    so far). Refused input raises before anything is printed."""
+    from ccci.pure import results
+
+    try:
+        result = job()
+    except BadInput:
+        raise  # refused input: one line on stderr, nothing on stdout
+    except BaseException:
+        if partial.stages or partial.teardown.status is not results.Status.SKIPPED:
+            print(results.to_json(partial))  # an interrupted run still reports
+            logging.getLogger("ccci").info("%s", results.summary_line(partial))
+        raise
+    print(results.to_json(result))
+    logging.getLogger("ccci").info("%s", results.summary_line(result))
+    return result
 
 
 # Operational failures (exit 1, one line). Named by module so that reading

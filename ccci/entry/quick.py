@@ -10,13 +10,11 @@ A second run on the same app waits for the first (up to timeouts.lock).
 
 from __future__ import annotations
 
-import logging
 import sys
 
-from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, setup_logging
-from ccci.pure.names import BadInput, RecipeName, Ref
+from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, report_run, setup_logging
+from ccci.pure.names import RecipeName, Ref
 
-log = logging.getLogger("ccci")
 
 COMMAND = Command(
     "ccci-quick", "Quick-test a ref against the warm canonical.",
@@ -36,19 +34,8 @@ def _main(args) -> int:
     config = load_config(args.config)
     run = QuickRun(config, recipe, ref)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
-    try:
-        result = run_quick(config, run)
-    except BadInput:
-        raise  # refused input: one line on stderr, nothing on stdout
-    except BaseException:
-        if run.result.stages:
-            print(results.to_json(run.result))
-            log.info("%s", results.summary_line(run.result))
-        raise
-    print(results.to_json(result))
-    log.info("%s", results.summary_line(result))
+    result = report_run(run.result, lambda: run_quick(config, run))
     return results.exit_code(result)
-
 
 if __name__ == "__main__":
     sys.exit(main())

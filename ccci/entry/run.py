@@ -13,14 +13,12 @@ canonical then re-seeds that canonical (see docs/warm.md).
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
-from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, setup_logging
-from ccci.pure.names import ALL_STAGES, BadInput, RecipeName, Ref, parse_stages
+from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, report_run, setup_logging
+from ccci.pure.names import ALL_STAGES, RecipeName, Ref, parse_stages
 
-log = logging.getLogger("ccci")
 
 COMMAND = Command(
     "ccci-run", "Cold-run a Co-op Cloud recipe on the local swarm.",
@@ -50,19 +48,9 @@ def _main(args) -> int:
     config = load_config(args.config)
     run = ColdRun(config, request)
     setup_logging(args.debug, f"ccci[{run.run_id}]")
-    try:
-        result = run_cold(config, run)
-    except BadInput:
-        raise  # refused input: one line on stderr, nothing on stdout
-    except BaseException:
-        if run.result.stages or run.result.teardown.status is not results.Status.SKIPPED:
-            print(results.to_json(run.result))  # an interrupted run still reports
-            log.info("%s", results.summary_line(run.result))
-        raise
+    result = report_run(run.result, lambda: run_cold(config, run))
     if args.result_file is not None:
         write_atomic(args.result_file, results.to_json(result))
-    print(results.to_json(result))
-    log.info("%s", results.summary_line(result))
     return results.exit_code(result)
 
 
