@@ -2,8 +2,9 @@
 
 Each method builds the argv the real abra takes and runs it through `proc`
 under a pseudo-terminal, with this run's own ABRA_DIR (runs that share
-~/.abra/recipes deploy each other's trees). Calls are offline: ccci puts the
-recipe checkout into ABRA_DIR itself, so abra never fetches. `-c` skips abra's
+~/.abra/recipes deploy each other's trees). The calls that would fetch the
+recipe (app new, deploy, upgrade, rollback, recipe lint) carry `--offline`:
+ccci puts the recipe checkout into ABRA_DIR itself. `-c` skips abra's
 own convergence wait, which misreports on slow hosts; ccci checks convergence
 with the Engine API instead. `recipe lint` exits 0 even when an error rule
 fails, so its table is parsed.
@@ -17,10 +18,9 @@ docs/testbed.md ("What ccci calls, and why").
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import inspect
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import attrs
 
