@@ -63,13 +63,15 @@ class Rollout:
 
     def _deploy(self, version: str, *, upgrade: bool = False, rollback: bool = False) -> HealthRecord:
         """Deploy `version` and health-gate it. A running app goes back with
-        `abra app rollback` (what abra offers for that), forward with `upgrade`."""
+        `abra app rollback` (what abra offers for that), forward with `upgrade`;
+        an app whose failed upgrade never left `version` (abra refused it, e.g.
+        at lint) is deployed again at `version`, which `rollback` refuses."""
         since = utc_stamp()
         self.result.steps.append(f"deploy {version}")
         try:
             if upgrade and self.deployed():
                 self.abra.upgrade(self.domain, version)
-            elif rollback and self.deployed():
+            elif rollback and self.deployed() and self.stack.version_label() != version:
                 self.abra.rollback(self.domain, version)
             else:
                 self.abra.deploy(self.domain, version, force=self.deployed())

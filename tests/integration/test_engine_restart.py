@@ -64,7 +64,7 @@ class Run:
         out = self.process.stdout.read()
         code = self.process.wait(timeout)
         self._reader.join(10)
-        return code, json.loads(out), "".join(self.lines)
+        return code, json.loads(out), "".join(line for line in self.lines if line != "<eof>")
 
 
 def assert_truthful(result: dict, code: int, err: str, interrupted: str) -> None:

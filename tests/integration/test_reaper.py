@@ -30,7 +30,7 @@ IMAGE = "ccci-fixture/busybox:1.35.0"
 
 def config_at(bed_config, tmp_path: Path, **changes) -> tuple[config_mod.Config, Path]:
     data = json.loads(config_mod.dump(bed_config))
-    data.update(state_dir=str(tmp_path / "state"), recipes={}, infra={}, **changes)
+    data.update({"state_dir": str(tmp_path / "state"), "recipes": {}, "infra": {}, **changes})
     data.pop("keycloak", None)  # realms have their own tests (test_realms.py)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ccci.seams import engine
+from ccci.seams import engine, proc
 from ccci.seams.abra import Abra
 from ccci.capabilities.health import Endpoint, wait_converged, wait_http
 from ccci.pure.names import Domain, warm_domain, RecipeName
@@ -82,7 +82,7 @@ def seed_marker(warm, client, marker: str) -> None:
     """Write a marker into the canonical's data and make that the known-good."""
     config = warm.config
     domain = warm_domain(RecipeName("fx-web"), Domain(warm.base))
-    abra = Abra(config.abra, warm.canonical_dir / "abra", config.server, 300)
+    abra = Abra.from_config(config, warm.canonical_dir / "abra", proc.Calls())
     stack = engine.Stack(client, warm.warm_stack())
     since = utc_now_iso()
     abra.deploy(domain, warm.record()["version"])
@@ -98,7 +98,7 @@ def serve_canonical(warm, client) -> str:
     """Deploy the canonical at its recorded version, GET /, undeploy; return the page."""
     config = warm.config
     domain = warm_domain(RecipeName("fx-web"), Domain(warm.base))
-    abra = Abra(config.abra, warm.canonical_dir / "abra", config.server, 300)
+    abra = Abra.from_config(config, warm.canonical_dir / "abra", proc.Calls())
     stack = engine.Stack(client, warm.warm_stack())
     since = utc_now_iso()
     abra.deploy(domain, warm.record()["version"], force=True)
