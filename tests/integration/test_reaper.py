@@ -96,7 +96,7 @@ def test_a_live_run_and_an_infra_app_are_never_reaped(bed_config, tmp_path, dock
     for stack in (live, dead, infra):
         leave_objects(docker_client, config, stack, service=False)
     live_dir, dead_dir = abra_dir(config, "a11ce1"), abra_dir(config, "deadd1")
-    with capacity.slot(config, "cold run a11ce1 of fx-web"):
+    with capacity.slot(config, "cold run a11ce1 of fx-web", RunId.parse("a11ce1")):
         reaped = reaper.reap(config, docker_client)
     assert reaped.stacks == [dead] and reaped.abra_dirs == [str(dead_dir)]
     assert engine.Stack(docker_client, dead).leftovers() == {} and not dead_dir.exists()
