@@ -12,7 +12,6 @@ knows nothing of run results beyond the one stage it is asked to time
 
 from __future__ import annotations
 
-import datetime
 import functools
 import logging
 import os
@@ -42,10 +41,6 @@ MARKER = ".ccci-marker"
 
 class StageFailed(Exception):
     """A stage's check failed; the message is the reason shown to the user."""
-
-
-def utc_now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @attrs.define
@@ -188,7 +183,7 @@ class AppUnderTest:
     def deploy_target(self, *, upgrade: bool) -> None:
         """Deploy (or upgrade to) the target, then wait until it is up."""
         assert self.target is not None
-        since = utc_now_iso()
+        since = health.utc_stamp()
         if self.target.release is not None:
             if upgrade:
                 self.abra.upgrade(self.domain, self.target.release.tag)
@@ -201,7 +196,7 @@ class AppUnderTest:
 
     def deploy_release(self, version: str, *, force: bool = False) -> None:
         """Deploy a release by its tag, then wait until it is up."""
-        since = utc_now_iso()
+        since = health.utc_stamp()
         self.abra.deploy(self.domain, version, force=force)
         self.wait_up(since)
 

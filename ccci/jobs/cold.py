@@ -26,8 +26,8 @@ from collections.abc import Callable
 import attrs
 import docker
 
-from ccci.capabilities import artifacts, capacity, progress, reaper, status_page, teardown
-from ccci.capabilities.app import AppUnderTest, Skip, StageFailed, abra_identity, resolve_target, utc_now_iso
+from ccci.capabilities import artifacts, capacity, health, progress, reaper, status_page, teardown
+from ccci.capabilities.app import AppUnderTest, Skip, StageFailed, abra_identity, resolve_target
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.signals import Interrupted, interruptible, signals_deferred
 from ccci.jobs import promote
@@ -236,7 +236,7 @@ class ColdRun:
             self.backup()
         assert self.marker is not None
         app.write_marker(f"changed-{secrets.token_hex(8)}")
-        since = utc_now_iso()
+        since = health.utc_stamp()
         app.abra.restore(app.domain)
         app.wait_up(since)
         back = app.read_marker()

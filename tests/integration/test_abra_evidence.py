@@ -174,6 +174,6 @@ def test_hooks_carry_the_database_through_backup_and_restore_then_rollback_and_c
 
 
 def _now() -> str:
-    from ccci.capabilities.app import utc_now_iso
+    from ccci.capabilities.health import utc_stamp
 
-    return utc_now_iso()
+    return utc_stamp()

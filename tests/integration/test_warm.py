@@ -19,7 +19,7 @@ from ccci.seams import engine, proc
 from ccci.seams.abra import Abra
 from ccci.capabilities.health import Endpoint, wait_converged, wait_http
 from ccci.pure.names import Domain, warm_domain, RecipeName
-from ccci.capabilities.app import utc_now_iso
+from ccci.capabilities.health import utc_stamp
 from tests.fixtures.volumes import tree
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def seed_marker(warm, client, marker: str) -> None:
     domain = warm_domain(RecipeName("fx-web"), Domain(warm.base))
     abra = Abra.from_config(config, warm.canonical_dir / "abra", proc.Calls())
     stack = engine.Stack(client, warm.warm_stack())
-    since = utc_now_iso()
+    since = utc_stamp()
     abra.deploy(domain, warm.record()["version"])
     wait_converged(stack, 120, started_iso=since)
     stack.exec("app", ["sh", "-c", f"printf {marker} > /data/known-good-marker"])
@@ -100,7 +100,7 @@ def serve_canonical(warm, client) -> str:
     domain = warm_domain(RecipeName("fx-web"), Domain(warm.base))
     abra = Abra.from_config(config, warm.canonical_dir / "abra", proc.Calls())
     stack = engine.Stack(client, warm.warm_stack())
-    since = utc_now_iso()
+    since = utc_stamp()
     abra.deploy(domain, warm.record()["version"], force=True)
     try:
         wait_converged(stack, 120, started_iso=since)
