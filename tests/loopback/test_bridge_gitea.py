@@ -120,16 +120,22 @@ def served(gitea_pull, drone, tmp_path_factory):
     assert bridge.stop() == 0
 
 
-def _line(world: PullRequestWorld, comment: int, login: str) -> str:
-    return f"comment {comment} on {world.repo}#{world.number} by {login}: "
+def _line(world: PullRequestWorld, comment: int, login: str, number: int | None = None) -> str:
+    return f"comment {comment} on {world.repo}#{number or world.number} by {login}: "
+
+
+def _said(bridge: Bridge, world: PullRequestWorld, comment: int, login: str, number: int | None = None) -> str:
+    """What the bridge logged for a comment (exactly one line), after the prefix."""
+    start = _line(world, comment, login, number)
+    [line] = [line for line in bridge.log if start in line]
+    return line[line.index(start) + len(start):].strip()
 
 
 def _handled(bridge: Bridge, world: PullRequestWorld, comment: int, login: str, seconds: float = 20) -> str:
     """The bridge's log line for a comment, once the webhook has arrived."""
     start = _line(world, comment, login)
     _wait_for(lambda: bridge.logged(start), seconds, f"the bridge's line for comment {comment}")
-    [line] = [line for line in bridge.log if start in line]
-    return line[line.index(start) + len(start):].strip()
+    return _said(bridge, world, comment, login)
 
 
 def _ours(statuses: list[dict]) -> list[tuple[str, str]]:
@@ -243,31 +249,44 @@ def test_poll_the_four_commenters_without_webhooks(gitea, drone, tmp_path):
         remark = world.comment(world.collaborator, "looks good")
         time.sleep(1.1)
         world.edit(world.collaborator, remark, "!testme")
-        world.comment(world.member, "!testme --quick")
-        world.comment(world.stranger, "!testme")
-        world.comment(world.collaborator, "!testme  --quick")  # not exact
+        member = world.comment(world.member, "!testme --quick")
+        stranger = world.comment(world.stranger, "!testme")
+        inexact = world.comment(world.collaborator, "!testme  --quick")
         second = world.open_pull("second")  # opened after the first cycle
-        world.comment(world.collaborator, "!testme", number=second.number)
+        other = world.comment(world.collaborator, "!testme", number=second.number)
         outcomes = bridge.poll_once()
-        assert [(o["outcome"], o["mode"]) for o in outcomes] == [
-            ("triggered", "cold"), ("ignored", None), ("triggered", "quick"), ("refused", "cold"),
-            ("ignored", None), ("triggered", "cold"),
+        assert sorted((o["outcome"], o["mode"] or "") for o in outcomes) == [
+            ("ignored", ""), ("ignored", ""), ("refused", "cold"),
+            ("triggered", "cold"), ("triggered", "cold"), ("triggered", "quick"),
         ], outcomes
-        assert "comment 'edited'" in outcomes[1]["reason"]
-        assert outcomes[3]["reason"] == f"{world.stranger} is not a collaborator or member of the owning org"
-        assert drone.builds[builds:] == [
+        assert _said(bridge, world, trigger, world.collaborator).startswith("triggered: cold run")
+        assert _said(bridge, world, remark, world.collaborator).startswith("ignored: comment 'edited'")
+        assert _said(bridge, world, member, world.member).startswith("triggered: quick run")
+        assert _said(bridge, world, stranger, world.stranger) == (
+            f"refused: {world.stranger} is not a collaborator or member of the owning org")
+        assert _said(bridge, world, inexact, world.collaborator).startswith("ignored: not a trigger command")
+        assert _said(bridge, world, other, world.collaborator, second.number).startswith(
+            f"triggered: cold run of {RECIPE} at {second.head[:10]}")
+        assert sorted(drone.builds[builds:], key=lambda b: (b["REF"] == second.head, b["MODE"])) == [
             {"branch": "main", "RECIPE": RECIPE, "REF": world.head, "MODE": "cold"},
             {"branch": "main", "RECIPE": RECIPE, "REF": world.head, "MODE": "quick"},
             {"branch": "main", "RECIPE": RECIPE, "REF": second.head, "MODE": "cold"},
         ]
+        first = {b["MODE"]: n for n, b in enumerate(drone.builds, 1) if b["REF"] == world.head and n > builds}
         assert not bridge.logged(_line(world, before, world.collaborator))
         assert sorted(_ours(world.statuses())) == [("ccci/cold", "pending"), ("ccci/quick", "pending")]
         # an edit of a comment already read, then the builds end
         time.sleep(1.1)
         world.edit(world.collaborator, trigger, "!testme --quick")
-        drone.finish(builds + 1, "failure")
-        drone.finish(builds + 2, "success")
-        assert bridge.poll_once() == []  # no comment is read twice
+        drone.finish(first["cold"], "failure")
+        drone.finish(first["quick"], "success")
+        # no comment is read twice: what is new are the bot's own "queued" comments
+        # (on the real forge the bridge reads what it wrote; they are not commands)
+        again = bridge.poll_once()
+        assert [o["outcome"] for o in again] == ["ignored"] * 3, again
+        bots = [line for line in bridge.log if f" by {world.bot}: " in line]
+        assert len(bots) == 3 and all("ignored: not a trigger command" in line for line in bots)
+        assert sum(_line(world, trigger, world.collaborator) in line for line in bridge.log) == 1
         assert len(drone.builds) == builds + 3
         latest = {s["context"]: s["status"] for s in world.statuses()}
         assert latest == {"ccci/cold": "failure", "ccci/quick": "success"}
@@ -279,12 +298,12 @@ def test_poll_the_four_commenters_without_webhooks(gitea, drone, tmp_path):
 
 
 def test_a_token_of_a_non_member_cannot_tell_org_members_and_fails_closed(gitea_pull):
-    """Gitea redirects a non-member's membership question to the public member list: a 302, read as an error."""
+    """Gitea redirects a non-member's membership question to the public member list (303): an error, not a no."""
     world = gitea_pull
     outsider = world.make_bot("outsider")  # a collaborator with write access, not in the org
     forge = Forge(world.gitea.url, Secret(outsider), 10)
     assert forge.is_trusted(world.repo, world.collaborator) is True
-    with pytest.raises(ForgeError, match="HTTP 302"):
+    with pytest.raises(ForgeError, match="HTTP 303"):
         forge.is_trusted(world.repo, world.member)
     # the org's bot token answers both
     bot = Forge(world.gitea.url, Secret(world.bot_token), 10)

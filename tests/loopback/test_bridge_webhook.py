@@ -188,9 +188,9 @@ def test_concurrent_deliveries_of_one_comment_start_one_build(bridge):
     assert len(world.drone.builds) == 1
 
 
-@pytest.mark.parametrize("failure", [500, 502, 401, 302])
+@pytest.mark.parametrize("failure", [500, 502, 401, 303])
 def test_the_forge_failing_during_authorization_fails_closed(bridge, caplog, failure):
-    """Stand-in: 5xx and 401 on demand (a real Gitea's 302 for a non-member token is in test_bridge_gitea)."""
+    """Stand-in: 5xx and 401 on demand (Gitea's real 303 for a non-member token: test_bridge_gitea)."""
     world, hook, _ = bridge
     world.forge.auth_status = failure
     status, reply = send_webhook(hook, issue_comment_payload(114, "!testme", "alice"))
