@@ -309,6 +309,8 @@ def test_a_token_of_a_non_member_cannot_tell_org_members_and_fails_closed(gitea_
     bot = Forge(world.gitea.url, Secret(world.bot_token), 10)
     assert bot.is_trusted(world.repo, world.member) is True
     assert bot.is_trusted(world.repo, world.stranger) is False
+    # the PR head as the API gives it (used when a payload carries none)
+    assert bot.pull_head(world.repo, world.number) == world.head
     # a login that is not there (a deleted account): 422 from the collaborator check, not a 404
     with pytest.raises(ForgeError, match="HTTP 422"):
         bot.is_trusted(world.repo, f"gone-{world.org}")
