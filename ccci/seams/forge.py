@@ -139,7 +139,10 @@ class Forge:
                     raise ForgeError(f"open pulls of {repo}: an entry has no number or head.sha") from None
                 if type(number) is int and isinstance(sha, str) and is_commit(sha):
                     pulls.append(OpenPull(number, sha))
-            if len(data) < PAGE:
+            # Only an empty page ends the list: Gitea caps `limit` at its
+            # [api] MAX_RESPONSE_ITEMS (default 50, often set lower), so a page
+            # shorter than asked for is not the last one.
+            if not data:
                 return pulls
         raise ForgeError(f"open pulls of {repo}: more pages than expected")
 

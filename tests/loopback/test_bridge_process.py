@@ -50,6 +50,7 @@ def _wait_for(predicate, seconds: float = 10.0) -> bool:
 
 
 def test_serve_triggers_reports_and_does_not_retrigger_after_a_restart(bridge_world):
+    """Stand-in forge: replays one delivery after a restart, which Gitea only does by hand."""
     config = bridge_world.config_path()
     payload = issue_comment_payload(201, "!testme --quick", "alice")
 
@@ -81,6 +82,7 @@ def test_serve_triggers_reports_and_does_not_retrigger_after_a_restart(bridge_wo
 
 
 def test_a_bad_config_or_secret_file_is_one_line_and_exit_2(bridge_world, tmp_path):
+    """No forge is reached: the bridge refuses to start."""
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**bridge_world.data, "listen_address": "0.0.0.0.0"}))
     missing_secret = tmp_path / "missing.json"

@@ -32,32 +32,12 @@ def _nothing_happened(world) -> None:
     assert world.forge.statuses == [] and world.forge.posted == []
 
 
-@pytest.mark.parametrize(("body", "mode"), [("!testme", "cold"), ("  !testme --quick\r\n", "quick")])
-def test_a_collaborator_comment_starts_exactly_one_build(bridge, caplog, body, mode):
-    world, hook, _ = bridge
-    status, reply = send_webhook(hook, issue_comment_payload(101, body, "alice"))
-    assert (status, reply["outcome"], reply["mode"], reply["build"]) == (202, "triggered", mode, 1)
-    assert world.drone.builds == [{"branch": "main", "RECIPE": RECIPE, "REF": HEAD, "MODE": mode}]
-    [(repo, sha, queued)] = world.forge.statuses
-    assert (repo, sha, queued["state"], queued["context"]) == (REPO, HEAD, "pending", f"ccci/{mode}")
-    assert "build #1" in queued["description"] and queued["target_url"].endswith("/coop-cloud/ccci/1")
-    [(repo, pr, text)] = world.forge.posted
-    assert (repo, pr) == (REPO, 3) and f"queued a **{mode}** run of `{RECIPE}`" in text
-    assert f"comment 101 on {REPO}#3 by alice: triggered" in caplog.text
-
-
 def test_the_ref_is_the_head_the_payload_carried_at_comment_time(bridge):
+    """Stand-in: a push landing between a comment and its delivery cannot be timed against Gitea."""
     world, hook, _ = bridge
     at_comment = sha_for(0xBEEF)  # the forge has moved on to HEAD since
     status, _ = send_webhook(hook, issue_comment_payload(102, "!testme", "alice", head_sha=at_comment))
     assert status == 202 and world.drone.builds[0]["REF"] == at_comment
-
-
-def test_an_org_member_may_trigger(bridge):
-    world, hook, _ = bridge
-    world.forge.org_members.add(("coop-cloud", "bob"))
-    status, reply = send_webhook(hook, issue_comment_payload(103, "!testme", "bob"))
-    assert status == 202 and len(world.drone.builds) == 1
 
 
 def _refused_before_parsing(world, caplog, status, reply, code, says):
@@ -68,6 +48,7 @@ def _refused_before_parsing(world, caplog, status, reply, code, says):
 
 
 def test_an_unsigned_request_starts_nothing(bridge, caplog):
+    """Stand-in forge: Gitea never sends this; an attacker does."""
     world, hook, _ = bridge
     status, reply = send_webhook(hook, issue_comment_payload(104, "!testme", "alice"), secret=None)
     _refused_before_parsing(world, caplog, status, reply, 401, "unsigned")
@@ -75,18 +56,21 @@ def test_an_unsigned_request_starts_nothing(bridge, caplog):
 
 @pytest.mark.parametrize("signature", ["0" * 64, "not-hex", "", "sha256=" + "0" * 64])
 def test_a_missigned_request_starts_nothing(bridge, caplog, signature):
+    """Stand-in forge: Gitea never sends this; an attacker does."""
     world, hook, _ = bridge
     status, reply = send_webhook(hook, issue_comment_payload(105, "!testme", "alice"), signature=signature)
     _refused_before_parsing(world, caplog, status, reply, 401, "signature" if signature else "unsigned")
 
 
 def test_a_request_signed_with_another_secret_starts_nothing(bridge, caplog):
+    """Stand-in forge: reply and state checked here; Gitea's own wrong-secret delivery: test_bridge_gitea."""
     world, hook, _ = bridge
     status, reply = send_webhook(hook, issue_comment_payload(106, "!testme", "alice"), secret="guessed")
     _refused_before_parsing(world, caplog, status, reply, 401, "does not match")
 
 
 def test_an_oversized_body_is_refused_unread(bridge, caplog):
+    """Stand-in forge: Gitea never sends this; an attacker does."""
     world, hook, _ = bridge
     payload = issue_comment_payload(107, "!testme", "alice")
     payload["comment"]["original_author"] = "x" * (64 * 1024)  # over the 64 KiB cap in the test config
@@ -95,6 +79,7 @@ def test_an_oversized_body_is_refused_unread(bridge, caplog):
 
 
 def test_a_huge_declared_length_is_refused_without_waiting_for_the_body(bridge, caplog):
+    """Stand-in forge: Gitea never sends this; an attacker does."""
     world, hook, _ = bridge
     port = int(hook.split(":")[2].split("/")[0])
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -110,6 +95,7 @@ def test_a_huge_declared_length_is_refused_without_waiting_for_the_body(bridge, 
 
 
 def test_a_body_without_a_length_is_refused(bridge, caplog):
+    """Stand-in forge: Gitea never sends this; an attacker does."""
     world, hook, _ = bridge
     port = int(hook.split(":")[2].split("/")[0])
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -129,6 +115,7 @@ def test_a_body_without_a_length_is_refused(bridge, caplog):
     (json.dumps({"action": "created", "comment": {"id": 1}}).encode(), "not an issue_comment payload"),
 ])
 def test_a_signed_but_malformed_body_starts_nothing(bridge, caplog, body, says):
+    """Stand-in forge: a body Gitea would not write, signed (a leaked secret, a buggy forge)."""
     world, hook, _ = bridge
     status, reply = send_webhook(hook, body)
     assert status == 400 and says in reply["reason"] and says in caplog.text
@@ -144,6 +131,7 @@ def test_a_signed_but_malformed_body_starts_nothing(bridge, caplog, body, says):
     ({"repo": "someone/else"}, "not configured"),
 ])
 def test_edits_deletions_plain_issues_closed_and_unknown_repos_start_nothing(bridge, caplog, change, says):
+    """Stand-in forge: payload cases the forge is never asked about (Gitea's own edits: test_bridge_gitea)."""
     world, hook, _ = bridge
     if "repo" in change:
         world.forge.collaborators.add((change["repo"], "alice"))
@@ -158,6 +146,7 @@ def test_edits_deletions_plain_issues_closed_and_unknown_repos_start_nothing(bri
     "!testme --quick extra", "!TESTME", "!testme\u00a0", "> !testme",
 ])
 def test_every_non_exact_command_starts_nothing(bridge, caplog, body):
+    """Stand-in forge: the forge is never asked; many near-misses, cheaply, over the real endpoint."""
     world, hook, _ = bridge
     status, reply = send_webhook(hook, issue_comment_payload(110, body, "alice"))
     assert (status, reply["outcome"]) == (200, "ignored") and "not a trigger command" in caplog.text
@@ -165,6 +154,7 @@ def test_every_non_exact_command_starts_nothing(bridge, caplog, body):
 
 
 def test_a_replayed_comment_id_starts_nothing_also_after_a_restart(bridge, caplog):
+    """Stand-in forge: a replay of a captured delivery, as an attacker would send it."""
     world, hook, _ = bridge
     payload = issue_comment_payload(111, "!testme", "alice")
     assert send_webhook(hook, payload)[0] == 202
@@ -179,6 +169,7 @@ def test_a_replayed_comment_id_starts_nothing_also_after_a_restart(bridge, caplo
 
 
 def test_concurrent_deliveries_of_one_comment_start_one_build(bridge):
+    """Stand-in forge: twelve simultaneous deliveries of one comment cannot be had from Gitea."""
     world, hook, _ = bridge
     payload = issue_comment_payload(112, "!testme --quick", "alice")
     codes: list[int] = []
@@ -197,21 +188,9 @@ def test_concurrent_deliveries_of_one_comment_start_one_build(bridge):
     assert len(world.drone.builds) == 1
 
 
-def test_a_non_collaborator_starts_nothing(bridge, caplog):
-    world, hook, _ = bridge
-    status, reply = send_webhook(hook, issue_comment_payload(113, "!testme", "mallory"))
-    assert (status, reply["outcome"]) == (200, "refused")
-    assert "mallory is not a collaborator or member of the owning org" in caplog.text
-    _nothing_happened(world)
-    # the forge was asked both questions, and nothing else
-    assert not (world.root / "state" / FILE).exists()  # a refusal leaves no state
-    asked = [path for _, path in world.forge.requests]
-    assert asked == ["/api/v1/repos/coop-cloud/custom-html/collaborators/mallory",
-                     "/api/v1/orgs/coop-cloud/members/mallory"]
-
-
-@pytest.mark.parametrize("failure", [500, 502, 401, 302])
+@pytest.mark.parametrize("failure", [500, 502, 401, 303])
 def test_the_forge_failing_during_authorization_fails_closed(bridge, caplog, failure):
+    """Stand-in: 5xx and 401 on demand (Gitea's real 303 for a non-member token: test_bridge_gitea)."""
     world, hook, _ = bridge
     world.forge.auth_status = failure
     status, reply = send_webhook(hook, issue_comment_payload(114, "!testme", "alice"))
@@ -225,6 +204,7 @@ def test_the_forge_failing_during_authorization_fails_closed(bridge, caplog, fai
 
 
 def test_the_forge_unreachable_during_authorization_fails_closed(bridge, caplog):
+    """Stand-in: the forge down."""
     world, hook, _ = bridge
     world.forge.stop()
     status, reply = send_webhook(hook, issue_comment_payload(115, "!testme", "alice"))
@@ -234,6 +214,7 @@ def test_the_forge_unreachable_during_authorization_fails_closed(bridge, caplog)
 
 
 def test_an_allowlist_replaces_the_forge_check(bridge_world, caplog):
+    """Stand-in forge: proves the forge is not asked at all, which needs its request log."""
     caplog.set_level(logging.INFO, logger="ccci")
     server, _ = bridge_world.start(allowlist=["Carol"])
     hook = server.url + "/hook"
@@ -245,6 +226,7 @@ def test_an_allowlist_replaces_the_forge_check(bridge_world, caplog):
 
 
 def test_other_events_are_ignored(bridge, caplog):
+    """Stand-in forge: the forge is never asked."""
     world, hook, _ = bridge
     status, reply = send_webhook(hook, issue_comment_payload(118, "!testme", "alice"), event="push")
     assert (status, reply["outcome"]) == (200, "ignored") and "'push' ignored" in caplog.text
@@ -252,6 +234,7 @@ def test_other_events_are_ignored(bridge, caplog):
 
 
 def test_drone_refusing_the_build_is_reported_on_the_pr(bridge, caplog):
+    """Stand-in: Drone refusing (no Drone server here)."""
     world, hook, _ = bridge
     world.drone.refuse_with = 403
     status, reply = send_webhook(hook, issue_comment_payload(119, "!testme", "alice"))
@@ -267,6 +250,7 @@ def test_drone_refusing_the_build_is_reported_on_the_pr(bridge, caplog):
     ("!testme", "killed", "error", "errored"),
 ])
 def test_the_result_goes_back_to_the_pr_with_its_mode(bridge, body, drone_status, state, word):
+    """Stand-in: every Drone end state, cheaply (the real Gitea reads back success and failure in test_bridge_gitea)."""
     world, hook, service = bridge
     assert send_webhook(hook, issue_comment_payload(120, body, "alice"))[0] == 202
     mode = world.drone.builds[0]["MODE"]
@@ -283,6 +267,7 @@ def test_the_result_goes_back_to_the_pr_with_its_mode(bridge, body, drone_status
 
 
 def test_a_result_the_forge_cannot_take_is_kept_and_retried(bridge):
+    """Stand-in: the forge down when reporting."""
     world, hook, service = bridge
     send_webhook(hook, issue_comment_payload(121, "!testme", "alice"))
     world.drone.finish(1, "success")
@@ -291,6 +276,7 @@ def test_a_result_the_forge_cannot_take_is_kept_and_retried(bridge):
 
 
 def test_the_logs_never_show_a_secret(bridge, caplog):
+    """Stand-in: includes a forge 500, which Gitea cannot be made to answer."""
     world, hook, _ = bridge
     send_webhook(hook, issue_comment_payload(122, "!testme", "alice"))
     send_webhook(hook, issue_comment_payload(123, "!testme", "alice"), secret="wrong")
@@ -301,6 +287,7 @@ def test_the_logs_never_show_a_secret(bridge, caplog):
 
 
 def test_healthz_and_unknown_paths(bridge):
+    """Stand-in forge: the forge is never asked."""
     _, hook, _ = bridge
     import urllib.request
     with urllib.request.urlopen(hook.replace("/hook", "/healthz"), timeout=5) as reply:

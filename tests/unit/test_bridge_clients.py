@@ -7,6 +7,8 @@ is read; the integration tests send the same requests over real HTTP.
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccci.seams import http
 from ccci.pure.builds import BuildRequest, BuildState, CIError
@@ -142,3 +144,30 @@ def test_errors_never_carry_the_token():
         with pytest.raises((ForgeError, CIError)) as caught:
             client_call(Seam(http.Reply(500, b"tok-123")))
         assert "tok-123" not in str(caught.value)
+
+
+class _PagedPulls:
+    """Gitea's pull list: `limit` capped at the server's MAX_RESPONSE_ITEMS, as ToCorrectPageSize does."""
+
+    def __init__(self, count: int, cap: int):
+        self.pulls = [{"number": n, "head": {"sha": f"{n:040x}"}} for n in range(1, count + 1)]
+        self.cap = cap
+        self.calls = 0
+
+    def __call__(self, method, url, *, headers, body, timeout):
+        import urllib.parse
+        self.calls += 1
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        size = min(int(query["limit"]), self.cap)
+        page = int(query["page"])
+        return http.Reply(200, json.dumps(self.pulls[(page - 1) * size: page * size]).encode())
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(0, 260), cap=st.integers(1, 80))
+def test_every_open_pull_is_read_whatever_page_size_the_forge_allows(count, cap):
+    """A forge whose MAX_RESPONSE_ITEMS is below our `limit` answers short pages that are not the last."""
+    server = _PagedPulls(count, cap)
+    pulls = Forge("https://git.example", TOKEN, 5, call=server).open_pulls("o/r")
+    assert [p.number for p in pulls] == list(range(1, count + 1))
+    assert server.calls == -(-count // min(cap, 50)) + 1  # every page, then the empty one
