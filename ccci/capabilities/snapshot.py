@@ -38,6 +38,7 @@ This module knows nothing of runs, canonicals or reconcilers.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import json
 import logging
@@ -50,7 +51,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import attrs
 import cattrs
@@ -136,16 +136,19 @@ def _fsync_dir(path: Path) -> None:
 
 
 class _Tee:
-    """Reads a tar stream once: hashes it, copies it on, and checks its members.
+    """Reads a tar stream once: hashes it, checks its members, and copies it on.
 
-    Three steps run side by side on each 1 MiB chunk: this thread reads, one
-    worker hashes and checks members, another writes the copy (hashing and
-    I/O release the GIL). Queues are bounded, so memory stays flat.
+    A pipeline over a fixed pool of 1 MiB buffers: this thread reads into a
+    free buffer (no new bytes object per chunk), one worker hashes the chunk
+    and checks its members, a second writes it on and hands the buffer back.
+    A chunk is written only after it was checked. Reading, hashing and
+    writing release the GIL, so they overlap on two cores; the pool bounds
+    memory whatever the stream's size.
     """
 
-    DEPTH = 8
+    BUFFERS = 8
 
-    def __init__(self, source: BinaryIO, sink: BinaryIO | None):
+    def __init__(self, source: int, sink: _Sink | None):
         self.source = source
         self.sink = sink
         self.hash = hashlib.sha256()
@@ -155,36 +158,47 @@ class _Tee:
     def pump(self) -> int:
         """Move the whole stream; the member count, or Corrupt/HostileArchive."""
         failures: list[BaseException] = []
+        free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(self.BUFFERS):
+            free.put(bytearray(CHUNK))
+        checking: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+        writing: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
 
-        def worker(work: queue.Queue, step) -> None:
-            while (data := work.get()) is not None:
-                if failures:
-                    continue  # drain, so the reader never blocks on a dead worker
-                try:
-                    step(data)
-                except BaseException as error:  # handed to the reading thread
-                    failures.append(error)
+        def stage(work: queue.SimpleQueue, step, onward: queue.SimpleQueue | None) -> None:
+            while (item := work.get()) is not None:
+                if not failures:  # after a failure only drain, so the reader never waits on a dead stage
+                    try:
+                        step(memoryview(item[0])[:item[1]])
+                    except BaseException as error:  # handed to the reading thread
+                        failures.append(error)
+                if onward is not None and not failures:
+                    onward.put(item)
+                else:
+                    free.put(item[0])
+            if onward is not None:
+                onward.put(None)
 
-        def check(data: bytes) -> None:
+        def check(data: memoryview) -> None:
             self.hash.update(data)
             self.scanner.feed(data)
 
-        lanes = [(queue.Queue(self.DEPTH), check)]
+        stages = [threading.Thread(target=stage, daemon=True, args=(
+            checking, check, writing if self.sink is not None else None))]
         if self.sink is not None:
-            lanes.append((queue.Queue(self.DEPTH), self.sink.write))
-        threads = [threading.Thread(target=worker, args=lane, daemon=True) for lane in lanes]
-        for thread in threads:
+            stages.append(threading.Thread(target=stage, daemon=True, args=(writing, self.sink.write, None)))
+        for thread in stages:
             thread.start()
         try:
-            read = self.source.read
-            while not failures and (data := read(CHUNK)):
-                self.size += len(data)
-                for work, _ in lanes:
-                    work.put(data)
+            while not failures:
+                buffer = free.get()
+                got = _fill(self.source, buffer)
+                if not got:
+                    break
+                self.size += got
+                checking.put((buffer, got))
         finally:
-            for work, _ in lanes:
-                work.put(None)
-            for thread in threads:
+            checking.put(None)
+            for thread in stages:
                 thread.join()
         with _as_snapshot_errors():
             if failures:
@@ -192,14 +206,52 @@ class _Tee:
             return self.scanner.finish()
 
 
-def sha256_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb", buffering=0) as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+def _fill(fd: int, buffer: bytearray) -> int:
+    """Read from fd into buffer until it is full or the stream ends; the bytes read."""
+    view = memoryview(buffer)
+    got = 0
+    while got < len(buffer) and (n := os.readv(fd, [view[got:]])):
+        got += n
+    return got
+
+
+class _Sink:
+    """Where a stream is copied to: a file or a pipe, written whole chunk by chunk.
+
+    For a file (`flush_behind`), the kernel is told to start writing each
+    completed stretch to disk while the stream goes on, and to forget the
+    stretches already on disk: the fsync at the end then has little left to
+    wait for, and a snapshot does not crowd the page cache (nor does a later
+    `verify` read it from memory instead of the disk).
+    """
+
+    STRETCH = 16 << 20
+
+    def __init__(self, fd: int, *, flush_behind: bool = False):
+        self.fd = fd
+        self.flush_behind = flush_behind
+        self.written = 0
+        self.advised = 0
+
+    def write(self, data: memoryview) -> None:
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+            self.written += n
+        if self.flush_behind and self.written - self.advised >= self.STRETCH:
+            # DONTNEED starts writeback of the range's dirty pages and drops its
+            # clean ones: the stretch advised last time is on disk by now.
+            start = max(0, self.advised - self.STRETCH)
+            os.posix_fadvise(self.fd, start, self.written - start, os.POSIX_FADV_DONTNEED)
+            self.advised = self.written
+
+
+def _wide_pipe(fd: int) -> None:
+    """Let the pipe to or from tar hold a whole chunk: fewer wake-ups on both sides."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, CHUNK)
+    except OSError:
+        pass  # above the system's pipe-max-size: the default pipe works, only slower
 
 
 @contextmanager
@@ -273,7 +325,9 @@ class Snapshots:
             path = gen / entry.file
             try:
                 with open(path, "rb", buffering=0) as source:
-                    tee = _Tee(source, None)
+                    # Forget what is cached of it (a clean page cache only): read what is on disk.
+                    os.posix_fadvise(source.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                    tee = _Tee(source.fileno(), None)
                     tee.pump()
             except OSError as error:
                 raise Corrupt(f"{path}: {error}") from None
@@ -309,10 +363,6 @@ class Snapshots:
                 os.fsync(handle.fileno())
             with _step("syncing the new generation", tmp):
                 _fsync_dir(tmp)
-            for entry in entries:  # read back before it may become the known-good
-                with _step("reading the new generation back", tmp / entry.file):
-                    if sha256_file(tmp / entry.file) != (entry.size, entry.sha256):
-                        raise Corrupt(f"{entry.file}: read-back differs from what was written")
             with _step("renaming the new generation into place", gen):
                 os.rename(tmp, gen)
             with _step(f"switching {CURRENT} to the new generation", self.root / CURRENT):
@@ -331,17 +381,17 @@ class Snapshots:
         argv = [*TAKE_ARGV, "-C", str(mountpoint), "-cf", "-", "."]
         stop = threading.Event()
         ahead = threading.Thread(target=_read_ahead, args=(mountpoint, stop), daemon=True)
-        with _step(f"writing volume {name}", into / file_name), open(into / file_name, "wb") as out:
+        with _step(f"writing volume {name}", into / file_name), open(into / file_name, "wb", buffering=0) as out:
             ahead.start()
             try:
                 with proc.streaming(argv, read=True, calls=self.calls) as tar:
                     assert tar.stdout is not None
-                    tee = _Tee(tar.stdout, out)
+                    _wide_pipe(tar.stdout.fileno())
+                    tee = _Tee(tar.stdout.fileno(), _Sink(out.fileno(), flush_behind=True))
                     tee.pump()
             finally:
                 stop.set()
                 ahead.join()
-            out.flush()
             os.fsync(out.fileno())
         return VolumeEntry(name, file_name, tee.size, tee.hash.hexdigest())
 
@@ -444,7 +494,8 @@ def extract(tar_path: Path, entry: VolumeEntry, into: Path, calls: proc.Calls | 
     with open(tar_path, "rb", buffering=0) as source:
         with proc.streaming(argv, feed=True, calls=calls) as tar:
             assert tar.stdin is not None
-            tee = _Tee(source, tar.stdin)
+            _wide_pipe(tar.stdin.fileno())
+            tee = _Tee(source.fileno(), _Sink(tar.stdin.fileno()))
             tee.pump()
             if (tee.size, tee.hash.hexdigest()) != (entry.size, entry.sha256):
                 raise Corrupt(f"{entry.file}: checksum mismatch (snapshot corrupted)")
