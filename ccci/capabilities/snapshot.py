@@ -148,9 +148,10 @@ class _Tee:
 
     BUFFERS = 8
 
-    def __init__(self, source: int, sink: _Sink | None):
+    def __init__(self, source: int, sink: _Sink | None, chunk: int = CHUNK):
         self.source = source
         self.sink = sink
+        self.chunk = chunk
         self.hash = hashlib.sha256()
         self.size = 0
         self.scanner = tarcheck.TarScanner()
@@ -160,7 +161,7 @@ class _Tee:
         failures: list[BaseException] = []
         free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         for _ in range(self.BUFFERS):
-            free.put(bytearray(CHUNK))
+            free.put(bytearray(self.chunk))
         checking: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
         writing: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
 
