@@ -7,7 +7,8 @@ Invariants:
   commit, and each volume's size and sha256), in a generation folder `gen-*`.
   `current` is a symlink to the known-good generation and is replaced by
   rename(2), the only atomic step: a new generation is written beside it on
-  the same filesystem, fsynced, read back and verified before the swap. A
+  the same filesystem, hashed and checked as it is written (the bytes
+  hashed are the bytes written), and fsynced before the swap. A
   crash, a SIGKILL or a full disk at any point leaves `current` pointing at
   the previous, intact generation. A take that fails removes what it wrote
   (also a generation renamed into place but not made current), and every
@@ -31,7 +32,11 @@ Invariants:
   volume was never touched. GNU tar's own defences (no `..`, links with
   `..` or `/` made only at the end) keep even that moment inside the
   staging folder.
-- Streams: memory stays flat whatever the volume size (1 MiB buffers).
+- `verify` reads a generation back from the disk (its cached pages
+  dropped first) and checks it again; a read-back inside take would only
+  re-read the page cache it just wrote, so take does not do one.
+- Streams: read once into a fixed pool of 1 MiB buffers, hashed and
+  checked, then copied on; memory stays flat whatever the volume size.
 This module knows nothing of runs, canonicals or reconcilers.
 """
 
