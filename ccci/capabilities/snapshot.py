@@ -32,9 +32,10 @@ Invariants:
   volume was never touched. GNU tar's own defences (no `..`, links with
   `..` or `/` made only at the end) keep even that moment inside the
   staging folder.
-- `verify` reads a generation back from the disk (its cached pages
-  dropped first) and checks it again; a read-back inside take would only
-  re-read the page cache it just wrote, so take does not do one.
+- Restore and `verify` read a snapshot from the disk itself (direct I/O,
+  else its cached pages dropped first), so `verify` checks what the disk
+  holds; a read-back inside take would only re-read the page cache it just
+  wrote, so take does not do one.
 - Streams: read once into a fixed pool of 1 MiB buffers, hashed and
   checked, then copied on; memory stays flat whatever the volume size.
 This module knows nothing of runs, canonicals or reconcilers.
@@ -43,10 +44,12 @@ This module knows nothing of runs, canonicals or reconcilers.
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import queue
 import secrets
@@ -164,11 +167,11 @@ class _Tee:
     def pump(self) -> int:
         """Move the whole stream; the member count, or Corrupt/HostileArchive."""
         failures: list[BaseException] = []
-        free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
         for _ in range(self.BUFFERS):
-            free.put(bytearray(self.chunk))
-        checking: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
-        writing: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+            free.put(mmap.mmap(-1, self.chunk))  # page-aligned, as direct reads need
+        checking: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
+        writing: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
 
         def stage(work: queue.SimpleQueue, step, onward: queue.SimpleQueue | None) -> None:
             while (item := work.get()) is not None:
@@ -212,13 +215,45 @@ class _Tee:
             return self.scanner.finish()
 
 
-def _fill(fd: int, buffer: bytearray) -> int:
+def _fill(fd: int, buffer: mmap.mmap) -> int:
     """Read from fd into buffer until it is full or the stream ends; the bytes read."""
     view = memoryview(buffer)
     got = 0
-    while got < len(buffer) and (n := os.readv(fd, [view[got:]])):
+    while got < len(view):
+        try:
+            n = os.readv(fd, [view[got:]])
+        except OSError as error:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if error.errno != errno.EINVAL or not flags & os.O_DIRECT:
+                raise
+            # A direct read the file system refuses here (an odd length): read on through the cache.
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+            continue
+        if not n:
+            break
         got += n
     return got
+
+
+@contextmanager
+def _read_from_disk(path: Path) -> Iterator[int]:
+    """A descriptor reading `path` from the disk itself: direct I/O, else its cache dropped first.
+
+    Restore and verify read a snapshot once and never again: direct reads
+    skip filling the page cache with it (and the copy out of it), and a
+    verify then checks what the disk holds, not what memory remembers.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        fd = os.open(path, os.O_RDONLY)  # no direct I/O on this file system
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 class _Sink:
@@ -330,10 +365,8 @@ class Snapshots:
         for entry in meta.volumes:
             path = gen / entry.file
             try:
-                with open(path, "rb", buffering=0) as source:
-                    # Forget what is cached of it (a clean page cache only): read what is on disk.
-                    os.posix_fadvise(source.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-                    tee = _Tee(source.fileno(), None)
+                with _read_from_disk(path) as source:
+                    tee = _Tee(source, None)
                     tee.pump()
             except OSError as error:
                 raise Corrupt(f"{path}: {error}") from None
@@ -497,11 +530,11 @@ def extract(tar_path: Path, entry: VolumeEntry, into: Path, calls: proc.Calls | 
     what a snapshot may hold; `into` is then the caller's to delete.
     """
     argv = ["tar", "--numeric-owner", "--same-owner", "-p", "-C", str(into), "-xf", "-"]
-    with open(tar_path, "rb", buffering=0) as source:
+    with _read_from_disk(tar_path) as source:
         with proc.streaming(argv, feed=True, calls=calls) as tar:
             assert tar.stdin is not None
             _wide_pipe(tar.stdin.fileno())
-            tee = _Tee(source.fileno(), _Sink(tar.stdin.fileno()))
+            tee = _Tee(source, _Sink(tar.stdin.fileno()))
             tee.pump()
             if (tee.size, tee.hash.hexdigest()) != (entry.size, entry.sha256):
                 raise Corrupt(f"{entry.file}: checksum mismatch (snapshot corrupted)")
