@@ -611,26 +611,28 @@ def _read_ahead(root: Path, stop: threading.Event) -> None:
     advising WILLNEED queues those reads in parallel, so tar finds most files
     already in memory. Advice only: nothing is read into this process.
     """
-    folders = [str(root)]
-    while folders and not stop.is_set():
+    # Depth first, each folder in readdir order, a subfolder where tar meets it:
+    # tar's own order, so the file advised first is the one tar reads next.
+    try:
+        pending = [iter(list(os.scandir(root)))]
+    except OSError:
+        return
+    while pending and not stop.is_set():
+        entry = next(pending[-1], None)
+        if entry is None:
+            pending.pop()
+            continue
         try:
-            entries = list(os.scandir(folders.pop()))
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(iter(list(os.scandir(entry.path))))
+            elif entry.is_file(follow_symlinks=False):
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                finally:
+                    os.close(fd)
         except OSError:
             continue
-        for entry in entries:
-            if stop.is_set():
-                return
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                    try:
-                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-                    finally:
-                        os.close(fd)
-            except OSError:
-                continue
 
 
 def show(meta: SnapshotMeta) -> Mapping[str, object]:
