@@ -16,7 +16,8 @@ Invariants:
   left); an error names the step and the path that failed (`TakeFailed`).
 - Restore checks every checksum and every member before a volume is
   touched: each tar is streamed once (hashed, its members checked by
-  `ccci.pure.tarcheck`, and fed to `tar -x` into a staging folder), the
+  `ccci.pure.tarcheck`, and each chunk fed to `tar -x` into a staging
+  folder only after it was checked), the
   extracted tree is checked again as it is on disk (every symlink resolved
   through the others must stay inside, nothing but folders, files and
   links), and only when every volume passed are the staging folders put in
@@ -27,8 +28,8 @@ Invariants:
   owners, modes (setuid/setgid included) and links kept.
 - What the member check refuses is in `ccci.pure.tarcheck`; it runs at take
   as well, so a snapshot restore would refuse is never made the known-good.
-  `tar -x` may already have written a refused member into the staging
-  folder when the refusal comes; the staging folder is then deleted and the
+  `tar -x` may already have written a member into the staging folder when
+  a refusal comes (the links are judged at the end of the stream); the staging folder is then deleted and the
   volume was never touched. GNU tar's own defences (no `..`, links with
   `..` or `/` made only at the end) keep even that moment inside the
   staging folder.
