@@ -7,7 +7,8 @@ Invariants:
   commit, and each volume's size and sha256), in a generation folder `gen-*`.
   `current` is a symlink to the known-good generation and is replaced by
   rename(2), the only atomic step: a new generation is written beside it on
-  the same filesystem, fsynced, read back and verified before the swap. A
+  the same filesystem, hashed and checked as it is written (the bytes
+  hashed are the bytes written), and fsynced before the swap. A
   crash, a SIGKILL or a full disk at any point leaves `current` pointing at
   the previous, intact generation. A take that fails removes what it wrote
   (also a generation renamed into place but not made current), and every
@@ -15,7 +16,8 @@ Invariants:
   left); an error names the step and the path that failed (`TakeFailed`).
 - Restore checks every checksum and every member before a volume is
   touched: each tar is streamed once (hashed, its members checked by
-  `ccci.pure.tarcheck`, and fed to `tar -x` into a staging folder), the
+  `ccci.pure.tarcheck`, and each chunk fed to `tar -x` into a staging
+  folder only after it was checked), the
   extracted tree is checked again as it is on disk (every symlink resolved
   through the others must stay inside, nothing but folders, files and
   links), and only when every volume passed are the staging folders put in
@@ -26,21 +28,29 @@ Invariants:
   owners, modes (setuid/setgid included) and links kept.
 - What the member check refuses is in `ccci.pure.tarcheck`; it runs at take
   as well, so a snapshot restore would refuse is never made the known-good.
-  `tar -x` may already have written a refused member into the staging
-  folder when the refusal comes; the staging folder is then deleted and the
+  `tar -x` may already have written a member into the staging folder when
+  a refusal comes (the links are judged at the end of the stream); the staging folder is then deleted and the
   volume was never touched. GNU tar's own defences (no `..`, links with
   `..` or `/` made only at the end) keep even that moment inside the
   staging folder.
-- Streams: memory stays flat whatever the volume size (1 MiB buffers).
+- Restore and `verify` read a snapshot from the disk itself (direct I/O,
+  else its cached pages dropped first), so `verify` checks what the disk
+  holds; a read-back inside take would only re-read the page cache it just
+  wrote, so take does not do one.
+- Streams: read once into a fixed pool of 1 MiB buffers, hashed and
+  checked, then copied on; memory stays flat whatever the volume size.
 This module knows nothing of runs, canonicals or reconcilers.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
+import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import queue
 import secrets
@@ -50,7 +60,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import attrs
 import cattrs
@@ -136,18 +145,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 class _Tee:
-    """Reads a tar stream once: hashes it, copies it on, and checks its members.
+    """Reads a tar stream once: hashes it, checks its members, and copies it on.
 
-    Three steps run side by side on each 1 MiB chunk: this thread reads, one
-    worker hashes and checks members, another writes the copy (hashing and
-    I/O release the GIL). Queues are bounded, so memory stays flat.
+    A pipeline over a fixed pool of 1 MiB buffers: this thread reads into a
+    free buffer (no new bytes object per chunk), one worker hashes the chunk
+    and checks its members, a second writes it on and hands the buffer back.
+    A chunk is written only after it was checked. Reading, hashing and
+    writing release the GIL, so they overlap on two cores; the pool bounds
+    memory whatever the stream's size.
     """
 
-    DEPTH = 8
+    BUFFERS = 8
 
-    def __init__(self, source: BinaryIO, sink: BinaryIO | None):
+    def __init__(self, source: int, sink: _Sink | None, chunk: int = CHUNK):
         self.source = source
         self.sink = sink
+        self.chunk = chunk
         self.hash = hashlib.sha256()
         self.size = 0
         self.scanner = tarcheck.TarScanner()
@@ -155,36 +168,47 @@ class _Tee:
     def pump(self) -> int:
         """Move the whole stream; the member count, or Corrupt/HostileArchive."""
         failures: list[BaseException] = []
+        free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
+        for _ in range(self.BUFFERS):
+            free.put(mmap.mmap(-1, self.chunk))  # page-aligned, as direct reads need
+        checking: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
+        writing: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
 
-        def worker(work: queue.Queue, step) -> None:
-            while (data := work.get()) is not None:
-                if failures:
-                    continue  # drain, so the reader never blocks on a dead worker
-                try:
-                    step(data)
-                except BaseException as error:  # handed to the reading thread
-                    failures.append(error)
+        def stage(work: queue.SimpleQueue, step, onward: queue.SimpleQueue | None) -> None:
+            while (item := work.get()) is not None:
+                if not failures:  # after a failure only drain, so the reader never waits on a dead stage
+                    try:
+                        step(memoryview(item[0])[:item[1]])
+                    except BaseException as error:  # handed to the reading thread
+                        failures.append(error)
+                if onward is not None and not failures:
+                    onward.put(item)
+                else:
+                    free.put(item[0])
+            if onward is not None:
+                onward.put(None)
 
-        def check(data: bytes) -> None:
+        def check(data: memoryview) -> None:
             self.hash.update(data)
             self.scanner.feed(data)
 
-        lanes = [(queue.Queue(self.DEPTH), check)]
+        stages = [threading.Thread(target=stage, daemon=True, args=(
+            checking, check, writing if self.sink is not None else None))]
         if self.sink is not None:
-            lanes.append((queue.Queue(self.DEPTH), self.sink.write))
-        threads = [threading.Thread(target=worker, args=lane, daemon=True) for lane in lanes]
-        for thread in threads:
+            stages.append(threading.Thread(target=stage, daemon=True, args=(writing, self.sink.write, None)))
+        for thread in stages:
             thread.start()
         try:
-            read = self.source.read
-            while not failures and (data := read(CHUNK)):
-                self.size += len(data)
-                for work, _ in lanes:
-                    work.put(data)
+            while not failures:
+                buffer = free.get()
+                got = _fill(self.source, buffer)
+                if not got:
+                    break
+                self.size += got
+                checking.put((buffer, got))
         finally:
-            for work, _ in lanes:
-                work.put(None)
-            for thread in threads:
+            checking.put(None)
+            for thread in stages:
                 thread.join()
         with _as_snapshot_errors():
             if failures:
@@ -192,14 +216,84 @@ class _Tee:
             return self.scanner.finish()
 
 
-def sha256_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb", buffering=0) as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+def _fill(fd: int, buffer: mmap.mmap) -> int:
+    """Read from fd into buffer until it is full or the stream ends; the bytes read."""
+    view = memoryview(buffer)
+    got = 0
+    while got < len(view):
+        try:
+            n = os.readv(fd, [view[got:]])
+        except OSError as error:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if error.errno != errno.EINVAL or not flags & os.O_DIRECT:
+                raise
+            # A direct read the file system refuses here (an odd length): read on through the cache.
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+            continue
+        if not n:
+            break
+        got += n
+    return got
+
+
+@contextmanager
+def _read_from_disk(path: Path) -> Iterator[int]:
+    """A descriptor reading `path` from the disk itself: direct I/O, else its cache dropped first.
+
+    Restore and verify read a snapshot once and never again: direct reads
+    skip filling the page cache with it (and the copy out of it), and a
+    verify then checks what the disk holds, not what memory remembers.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        fd = os.open(path, os.O_RDONLY)  # no direct I/O on this file system
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+class _Sink:
+    """Where a stream is copied to: a file or a pipe, written whole chunk by chunk.
+
+    For a file (`flush_behind`), the kernel is told to start writing each
+    completed stretch to disk while the stream goes on, and to forget the
+    stretches already on disk: the fsync at the end then has little left to
+    wait for, and a snapshot does not crowd the page cache (nor does a later
+    `verify` read it from memory instead of the disk).
+    """
+
+    STRETCH = 16 << 20
+
+    def __init__(self, fd: int, *, flush_behind: bool = False):
+        self.fd = fd
+        self.flush_behind = flush_behind
+        self.written = 0
+        self.advised = 0
+
+    def write(self, data: memoryview) -> None:
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+            self.written += n
+        if self.flush_behind and self.written - self.advised >= self.STRETCH:
+            # DONTNEED starts writeback of the range's dirty pages and drops its
+            # clean ones: the stretch advised last time is on disk by now.
+            start = max(0, self.advised - self.STRETCH)
+            os.posix_fadvise(self.fd, start, self.written - start, os.POSIX_FADV_DONTNEED)
+            self.advised = self.written
+
+
+def _wide_pipe(fd: int) -> None:
+    """Let the pipe to or from tar hold a whole chunk: fewer wake-ups on both sides."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, CHUNK)
+    except OSError:
+        pass  # above the system's pipe-max-size: the default pipe works, only slower
 
 
 @contextmanager
@@ -272,7 +366,7 @@ class Snapshots:
         for entry in meta.volumes:
             path = gen / entry.file
             try:
-                with open(path, "rb", buffering=0) as source:
+                with _read_from_disk(path) as source:
                     tee = _Tee(source, None)
                     tee.pump()
             except OSError as error:
@@ -309,10 +403,6 @@ class Snapshots:
                 os.fsync(handle.fileno())
             with _step("syncing the new generation", tmp):
                 _fsync_dir(tmp)
-            for entry in entries:  # read back before it may become the known-good
-                with _step("reading the new generation back", tmp / entry.file):
-                    if sha256_file(tmp / entry.file) != (entry.size, entry.sha256):
-                        raise Corrupt(f"{entry.file}: read-back differs from what was written")
             with _step("renaming the new generation into place", gen):
                 os.rename(tmp, gen)
             with _step(f"switching {CURRENT} to the new generation", self.root / CURRENT):
@@ -331,17 +421,17 @@ class Snapshots:
         argv = [*TAKE_ARGV, "-C", str(mountpoint), "-cf", "-", "."]
         stop = threading.Event()
         ahead = threading.Thread(target=_read_ahead, args=(mountpoint, stop), daemon=True)
-        with _step(f"writing volume {name}", into / file_name), open(into / file_name, "wb") as out:
+        with _step(f"writing volume {name}", into / file_name), open(into / file_name, "wb", buffering=0) as out:
             ahead.start()
             try:
                 with proc.streaming(argv, read=True, calls=self.calls) as tar:
                     assert tar.stdout is not None
-                    tee = _Tee(tar.stdout, out)
+                    _wide_pipe(tar.stdout.fileno())
+                    tee = _Tee(tar.stdout.fileno(), _Sink(out.fileno(), flush_behind=True))
                     tee.pump()
             finally:
                 stop.set()
                 ahead.join()
-            out.flush()
             os.fsync(out.fileno())
         return VolumeEntry(name, file_name, tee.size, tee.hash.hexdigest())
 
@@ -441,10 +531,11 @@ def extract(tar_path: Path, entry: VolumeEntry, into: Path, calls: proc.Calls | 
     what a snapshot may hold; `into` is then the caller's to delete.
     """
     argv = ["tar", "--numeric-owner", "--same-owner", "-p", "-C", str(into), "-xf", "-"]
-    with open(tar_path, "rb", buffering=0) as source:
+    with _read_from_disk(tar_path) as source:
         with proc.streaming(argv, feed=True, calls=calls) as tar:
             assert tar.stdin is not None
-            tee = _Tee(source, tar.stdin)
+            _wide_pipe(tar.stdin.fileno())
+            tee = _Tee(source, _Sink(tar.stdin.fileno()))
             tee.pump()
             if (tee.size, tee.hash.hexdigest()) != (entry.size, entry.sha256):
                 raise Corrupt(f"{entry.file}: checksum mismatch (snapshot corrupted)")
@@ -521,26 +612,28 @@ def _read_ahead(root: Path, stop: threading.Event) -> None:
     advising WILLNEED queues those reads in parallel, so tar finds most files
     already in memory. Advice only: nothing is read into this process.
     """
-    folders = [str(root)]
-    while folders and not stop.is_set():
+    # Depth first, each folder in readdir order, a subfolder where tar meets it:
+    # tar's own order, so the file advised first is the one tar reads next.
+    try:
+        pending = [iter(list(os.scandir(root)))]
+    except OSError:
+        return
+    while pending and not stop.is_set():
+        entry = next(pending[-1], None)
+        if entry is None:
+            pending.pop()
+            continue
         try:
-            entries = list(os.scandir(folders.pop()))
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(iter(list(os.scandir(entry.path))))
+            elif entry.is_file(follow_symlinks=False):
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                finally:
+                    os.close(fd)
         except OSError:
             continue
-        for entry in entries:
-            if stop.is_set():
-                return
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                    try:
-                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-                    finally:
-                        os.close(fd)
-            except OSError:
-                continue
 
 
 def show(meta: SnapshotMeta) -> Mapping[str, object]:

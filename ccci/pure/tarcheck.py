@@ -164,6 +164,10 @@ class TarScanner:
                 self.skip -= take
                 pos += take
                 continue
+            if not self.header and end - pos >= 512:  # a whole header in this chunk: no staging copy
+                pos += 512
+                self._on_header(bytes(view[pos - 512:pos]))
+                continue
             take = min(512 - len(self.header), end - pos)
             self.header += view[pos:pos + take]
             pos += take
@@ -188,7 +192,8 @@ class TarScanner:
             self.zero_blocks += 1
             return
         self.zero_blocks = 0
-        if _number(block[148:156], "checksum") != sum(block[:148]) + 256 + sum(block[156:]):
+        field = block[148:156]  # summed as eight spaces
+        if _number(field, "checksum") != sum(block) - sum(field) + 256:
             raise Malformed("not a tar header (checksum mismatch)")
         kind = block[156]
         if block[257:265] != GNU_MAGIC:

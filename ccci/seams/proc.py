@@ -324,7 +324,9 @@ def detach(argv: Sequence[str]) -> None:
     outlive the caller (removing a volume's replaced data)."""
     argv = [str(word) for word in argv]
     log.info("$ %s &", shlex.join(argv))
-    local[argv[0]][argv[1:]].popen(
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    # subprocess, not plumbum: plumbum's process object waits 0.2 s for the
+    # child when it is dropped, which made every caller wait for nothing.
+    subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
