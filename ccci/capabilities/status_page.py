@@ -40,9 +40,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jinja2
 
 from ccci.capabilities.alerts import Alerts
+from ccci.capabilities.infra_state import InfraState
 from ccci.pure import results, status, status_facts
 from ccci.pure.config import Config
 from ccci.pure.names import BadInput
@@ -191,8 +193,19 @@ def _infra(config: Config, name: str) -> status_facts.InfraFacts:
     return status_facts.InfraFacts(
         app=name, recipe=spec.recipe, domain=spec.domain, stateful=spec.stateful, recorded=recorded,
         last_good=_text_or(folder / "last_good"), rejected=_mapping(folder / "rejected"),
-        rollback_failed=_mapping(folder / "rollback-failed"),
+        rollback_failed=_mapping(folder / "rollback-failed"), last_outcome=_last_outcome(folder),
     )
+
+
+def _last_outcome(folder: Path) -> dict[str, Any] | status_facts.Unreadable | None:
+    """The latest reconcile's outcome, read by the module that writes it."""
+    try:
+        record = InfraState(folder).last_outcome()
+    except OSError as error:
+        return status_facts.Unreadable(status_facts.unreadable_why(error))
+    except ValueError:  # its message may quote the file: not shown
+        return status_facts.Unreadable("not a reconcile outcome this ccci reads")
+    return attrs.asdict(record) if record is not None else None
 
 
 def _secrets(config: Config) -> set[str]:

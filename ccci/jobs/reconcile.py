@@ -30,6 +30,8 @@ The result (ccci.pure.plan.ReconcileResult) and its exit code are pure values.
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +44,7 @@ from ccci.capabilities import health, locks, status_page
 from ccci.capabilities.alerts import Alerts
 from ccci.capabilities.gate import Decision, RepoNotes, SafetyGate, Verdict
 from ccci.capabilities.health import HealthGate
-from ccci.capabilities.infra_state import InfraState
+from ccci.capabilities.infra_state import STOPPED, InfraState, LastOutcome
 from ccci.capabilities.recipe import Mirror
 from ccci.capabilities.signals import interruptible
 from ccci.capabilities.snapshot import Snapshots
@@ -53,6 +55,8 @@ from ccci.pure.plan import Action, Outcome, Plan, ReconcileResult, describe, pla
 from ccci.pure.versions import releases
 from ccci.seams import engine, proc
 from ccci.seams.abra import Abra
+
+log = logging.getLogger("ccci")
 
 HELD = {
     Verdict.HELD_MAJOR: Outcome.HELD_MAJOR,
@@ -124,13 +128,33 @@ class Reconciler:
                 self._run(dry_run=True)
             else:
                 with status_page.refreshed_after(self.config), interruptible(), self._locked("reconcile"):
-                    self._run(dry_run=False)
+                    try:
+                        self._run(dry_run=False)
+                    finally:  # still under the lock, before the page is refreshed
+                        self._record(sys.exc_info()[1])
         finally:
             self.result.seconds = round(time.monotonic() - began, 2)
             self.result.last_good = self.state.last_good()
             if self.abra.env_file(self.domain).exists():
                 self.result.running = self.abra.recorded_version(self.domain) if self.rollout.deployed() else None
         return self.result
+
+    def _record(self, error: BaseException | None) -> None:
+        """Store how this reconcile ended (infra_state `last-outcome`); never masks `error`."""
+        if self.result.outcome is not None:
+            outcome, reason = self.result.outcome.value, self.result.reason
+        elif error is not None:
+            outcome, reason = STOPPED, proc.describe(error) if isinstance(error, proc.CommandError) \
+                else f"{type(error).__name__}: {error}"
+        else:
+            return
+        now = health.utc_stamp()
+        try:
+            self.state.record_outcome(LastOutcome(
+                outcome=outcome, at=now, since=now, current=self.result.current, latest=self.result.latest,
+                attempted=self.result.attempted, last_good=self.state.last_good(), reason=reason[:500]))
+        except Exception as failure:  # the outcome is a record for the page, never the job's verdict
+            log.warning("%s: could not record the reconcile's outcome: %s", self.name, failure)
 
     def _run(self, *, dry_run: bool) -> None:
         marker = self.state.rollback_failed()

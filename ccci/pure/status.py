@@ -260,7 +260,7 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
     entry: dict[str, Any] = {"app": facts.app, "recipe": facts.recipe, "domain": facts.domain,
                              "stateful": facts.stateful, "running": shown(facts.recorded),
                              "last_good": shown(facts.last_good), "rejected": [], "outcome": "", "since": "",
-                             "why": "", "open_alerts": []}
+                             "why": "", "open_alerts": [], "last_reconcile": "", "versions": "", "unreadable": ""}
     if isinstance(facts.rejected, Unreadable):
         entry["rejected"] = [{"version": "", "at": "", "reason": f"unreadable: {facts.rejected.why}"}]
     elif facts.rejected:
@@ -276,9 +276,21 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
             if isinstance(item, dict) and item.get("app") == facts.app:
                 events.append((when, _text(item, "outcome"), _text(item, "detail")))
     events.sort(key=lambda e: e[0])
-    if events:
+    recorded = facts.last_outcome
+    if isinstance(recorded, Mapping):
+        # Every reconcile records how it ended (timer, nightly, by hand):
+        # the truth, newer than any alert or sweep it raised.
+        ended = _epoch(recorded.get("at"))
+        entry |= {"outcome": _text(recorded, "outcome"), "since": _iso(_epoch(recorded.get("since"))),
+                  "last_reconcile": _iso(ended), "why": _text(recorded, "reason"),
+                  "versions": _versions(recorded)}
+        if ended is not None:
+            events.append((ended, _text(recorded, "outcome"), _text(recorded, "reason")))
+    elif events:  # a state directory from before outcomes were recorded
         when, outcome, why = events[-1]
         entry |= {"outcome": outcome, "since": _iso(when), "why": why}
+    if isinstance(recorded, Unreadable):
+        entry["unreadable"] = f"last-outcome unreadable: {recorded.why}"
     marker = facts.rollback_failed
     if isinstance(marker, Unreadable):
         entry |= {"outcome": "rollback-failed", "why": f"marker unreadable: {marker.why}"}
@@ -290,6 +302,17 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
         for a in alerts if a["app"] == facts.app and a["kind"] not in INFO_KINDS
         and (healthy is None or (a["epoch"] or 0) > healthy)]
     return entry
+
+
+def _versions(recorded: Mapping[str, Any]) -> str:
+    """The versions a reconcile saw, in words: `3.1.0 -> 3.2.0 (latest 3.2.0)`."""
+    current, attempted, latest = (_text(recorded, k) for k in ("current", "attempted", "latest"))
+    words = current or "nothing installed"
+    if attempted and attempted != current:
+        words += f" -> {attempted}"
+    if latest and latest not in (current, attempted):
+        words += f" (latest {latest})"
+    return words
 
 
 # -- nightly ---------------------------------------------------------------------------------

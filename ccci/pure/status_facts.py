@@ -63,6 +63,8 @@ class InfraFacts:
     last_good: str | Unreadable | None
     rejected: Mapping[str, Any] | Unreadable | None
     rollback_failed: Mapping[str, Any] | Unreadable | None
+    # infra_state's `last-outcome` (a LastOutcome as a dict): the latest reconcile
+    last_outcome: Mapping[str, Any] | Unreadable | None = None
 
 
 @attrs.frozen
