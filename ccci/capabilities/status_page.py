@@ -44,6 +44,7 @@ import attrs
 import jinja2
 
 from ccci.capabilities.alerts import Alerts
+from ccci.capabilities.canonical import Verified
 from ccci.capabilities.infra_state import InfraState
 from ccci.pure import results, status, status_facts
 from ccci.pure.config import Config
@@ -162,9 +163,16 @@ def _canonical(state: Path, folder: Path) -> status_facts.CanonicalFacts:
     snapshot = _mapping(current / "meta.json") if current.is_symlink() else None
     if snapshot is None and current.is_symlink():
         snapshot = status_facts.Unreadable("`current` points at a generation without meta.json")
+    try:
+        verified: Any = Verified.read(folder)
+        verified = attrs.asdict(verified) if verified is not None else None
+    except OSError as error:
+        verified = status_facts.Unreadable(status_facts.unreadable_why(error))
+    except ValueError:  # its message may quote the file: not shown
+        verified = status_facts.Unreadable("not a verify record this ccci reads")
     return status_facts.CanonicalFacts(
         recipe=folder.name, record=_mapping(folder / "canonical.json"), snapshot=snapshot,
-        lock_holder=_lock_holder(state, f"app-{folder.name}"),
+        lock_holder=_lock_holder(state, f"app-{folder.name}"), verified=verified,
     )
 
 

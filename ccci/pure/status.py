@@ -179,7 +179,7 @@ def _sorted_runs(runs: Iterable[RunFacts]) -> list[RunFacts]:
 def _canonical(facts: CanonicalFacts, now: float, runs: list[RunFacts]) -> dict[str, Any]:
     entry: dict[str, Any] = {"recipe": facts.recipe, "version": "", "commit": "", "state": "", "why": "",
                              "updated": "", "snapshot_age": "", "snapshot_size": "", "snapshot_version": "",
-                             "last_verify": ""}
+                             "last_verify": "", "verified_at": "", "last_verify_unreadable": ""}
     problems = []
     record = facts.record
     if isinstance(record, Unreadable):
@@ -202,18 +202,24 @@ def _canonical(facts: CanonicalFacts, now: float, runs: list[RunFacts]) -> dict[
                     and isinstance(v.get("size", 0), int)) if isinstance(volumes, list) else None
         entry |= {"snapshot_age": age(now - taken) if taken else "", "snapshot_size": size(total),
                   "snapshot_version": _text(snapshot, "version"), "snapshot_taken": _iso(taken)}
-    # The last verify ccci made: a take reads its snapshot back; a quick run
-    # verifies it before it reattaches (and falls back to cold when it fails).
-    verify, verify_ok = taken, True
-    quick = [r for r in runs if isinstance(r.result, RunResult) and r.result.recipe == facts.recipe
-             and r.result.requested_mode is Mode.QUICK and r.finished is not None]
-    for run in quick:
-        assert isinstance(run.result, RunResult) and run.finished is not None
-        started = run.finished - run.result.seconds
-        if verify is None or started > verify:
-            verify, verify_ok = started, not ("does not verify" in run.result.note)
+    # The last verify: the one recorded (quick's check before it reattaches,
+    # its verify after a restore, `ccci-snapshot verify`), or the snapshot's
+    # take (a take reads its snapshot back) when that came later.
+    verify, verify_ok, verify_why = taken, True, ""
+    verified = facts.verified
+    if isinstance(verified, Unreadable):  # the snapshot itself may be fine: not "broken"
+        entry["last_verify_unreadable"] = f"verify record unreadable: {verified.why}"
+    elif verified is not None:
+        at = _epoch(verified.get("at"))
+        about_current = _text(verified, "taken") in ("", _text(snapshot, "taken")) if isinstance(snapshot, Mapping) \
+            else True
+        if at is not None and about_current and (verify is None or at >= verify):
+            verify, verify_ok, verify_why = at, verified.get("ok") is True, _text(verified, "why")
     if verify is not None:
         entry["last_verify"] = f"{'ok' if verify_ok else 'FAILED'}, {age(now - verify)} ago"
+        entry["verified_at"] = _iso(verify)
+    quick = [r for r in runs if isinstance(r.result, RunResult) and r.result.recipe == facts.recipe
+             and r.result.requested_mode is Mode.QUICK and r.finished is not None]
     human = next((r for r in quick if isinstance(r.result, RunResult)
                   and r.result.note.startswith("CANONICAL NEEDS A HUMAN")), None)
     newest_quick = quick[0] if quick else None
@@ -224,7 +230,7 @@ def _canonical(facts: CanonicalFacts, now: float, runs: list[RunFacts]) -> dict[
         assert isinstance(human.result, RunResult)
         entry |= {"state": "broken", "why": human.result.note}
     elif not verify_ok:
-        entry |= {"state": "broken", "why": "the snapshot did not verify at the last quick run"}
+        entry |= {"state": "broken", "why": f"the snapshot did not verify ({_iso(verify)}): {verify_why}"}
     elif status == "quick":
         if facts.lock_holder:
             entry |= {"state": "in use", "why": f"by {facts.lock_holder}"}

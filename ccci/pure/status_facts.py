@@ -51,6 +51,7 @@ class CanonicalFacts:
     record: Mapping[str, Any] | Unreadable | None
     snapshot: Mapping[str, Any] | Unreadable | None  # the current generation's meta.json
     lock_holder: str | None = None  # who holds app-<recipe>.lock now
+    verified: Mapping[str, Any] | Unreadable | None = None  # canonical's `verified.json`: the last verify
 
 
 @attrs.frozen
