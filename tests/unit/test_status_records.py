@@ -180,6 +180,8 @@ def test_every_verify_of_a_canonical_is_recorded_ok_or_failed(tmp_path):
         canonical.verify_snapshot()
     bad = Verified.read(canonical.dir)
     assert bad is not None and not bad.ok and "checksum" in bad.why
+    (canonical.dir / "canonical.json").write_text(json.dumps(
+        {"recipe": "fx-web", "domain": "warm-fx-web.ccci.test", "version": "1.0.0", "commit": "c" * 40}))
     page = status.page(status_page.facts(cfg))["canonicals"][0]
     assert page["last_verify"].startswith("FAILED") and page["state"] == "broken" and "checksum" in page["why"]
 
