@@ -235,14 +235,20 @@ def _secrets(config: Config) -> set[str]:
     return found
 
 
+# Where the bridge keeps its state: its own `state_dir`, by default (and on
+# NixOS) `<state_dir>/bridge`, or the state directory itself.
+BRIDGE_STATES = ("bridge/bridge-state.json", "bridge-state.json")
+
+
 def _pending_builds(state: Path) -> Any:
-    data = _mapping(state / "bridge-state.json")
-    if data is None:
-        return ()
-    if isinstance(data, status_facts.Unreadable):
-        return data
-    pending = data.get("pending", [])
-    return tuple(b for b in pending if isinstance(b, dict)) if isinstance(pending, list) else ()
+    found: list[dict[str, Any]] = []
+    for name in BRIDGE_STATES:
+        data = _mapping(state / name)
+        if isinstance(data, status_facts.Unreadable):
+            return status_facts.Unreadable(f"{name}: {data.why}")
+        pending = data.get("pending", []) if data is not None else []
+        found += [b for b in pending if isinstance(b, dict)] if isinstance(pending, list) else []
+    return tuple(found)
 
 
 def _free_mib(state: Path) -> int | status_facts.Unreadable:

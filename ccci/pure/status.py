@@ -104,17 +104,46 @@ def mode_label(result: RunResult) -> str:
     return result.mode.value
 
 
+def _from_pr(build: Mapping[str, Any]) -> dict[str, Any]:
+    return {"repo": _text(build, "repo"), "pr": _text(build, "pr"), "build": _text(build, "build"),
+            "url": _text(build, "url")}
+
+
 def _pr_of(result: RunResult, builds: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The bridge build (PR) this run came from: same recipe, mode and commit."""
+    """The bridge build (PR) this run came from: the run id the bridge gave it, or
+    (a build from before run ids) the same recipe, mode and commit."""
+    for build in builds:
+        if _text(build, "run_id") == result.run_id and _text(build, "recipe") == result.recipe:
+            return _from_pr(build)
     mode = (result.requested_mode or result.mode).value
     for build in builds:
+        if _text(build, "run_id"):
+            continue
         sha = _text(build, "sha")
         if _text(build, "recipe") != result.recipe or _text(build, "mode") != mode or not sha:
             continue
         if sha in {result.ref, result.commit} or (result.ref and len(result.ref) >= 7 and sha.startswith(result.ref)):
-            return {"repo": _text(build, "repo"), "pr": _text(build, "pr"), "build": _text(build, "build"),
-                    "url": _text(build, "url")}
+            return _from_pr(build)
     return None
+
+
+def _queued(builds: Iterable[Mapping[str, Any]], folders: set[str]) -> list[dict[str, Any]]:
+    """A page for each run the bridge asked CI for that has not started yet (no run
+    folder): the PR comment links it before the run exists. Only names of the
+    run folders' shape become a page."""
+    entries = []
+    for build in builds:
+        recipe, run_id = _text(build, "recipe"), _text(build, "run_id")
+        folder = f"{recipe}-{run_id}"
+        if not run_id or folder in folders or not RUN_FOLDER.fullmatch(folder) or len(run_id) != 6:
+            continue
+        entries.append({
+            "folder": folder, "recipe": recipe, "run_id": run_id, "page": f"runs/{folder}.html", "finished": "",
+            "status": "queued", "unreadable": "", "mode": _text(build, "mode"), "ref": _text(build, "sha"),
+            "pr": _from_pr(build), "links": {"result": "", "junit": "", "calls": [], "tests": [], "failure": []},
+        })
+        folders.add(folder)
+    return entries
 
 
 def _run(facts: RunFacts, live: set[str], builds: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
@@ -135,6 +164,8 @@ def _run(facts: RunFacts, live: set[str], builds: tuple[Mapping[str, Any], ...])
     }
     result = facts.result
     if result is None:
+        entry["pr"] = next((_from_pr(b) for b in builds if _text(b, "run_id") == run_id
+                            and _text(b, "recipe") == recipe), None)
         entry["status"] = "running" if run_id in live else "unreadable"
         entry["unreadable"] = "" if run_id in live else "no result.json (the run ended before writing it)"
         return entry
@@ -413,6 +444,9 @@ def page(facts: Facts, secrets: Iterable[str] = ()) -> dict[str, Any]:
     odd = sorted(r.folder for r in facts.runs if not RUN_FOLDER.fullmatch(r.folder))
     per_recipe: dict[str, list[dict[str, Any]]] = {}
     shown_runs = []
+    for entry in _queued(builds, {r.folder for r in facts.runs}):
+        per_recipe.setdefault(entry["recipe"], []).append(entry)
+        shown_runs.append(entry)
     for run in runs:
         entry = _run(run, live, builds)
         mine = per_recipe.setdefault(entry["recipe"], [])
@@ -445,6 +479,6 @@ def page(facts: Facts, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "trends": [trend(recipe, pts) for recipe, pts in sorted(_trend_points(runs, facts.nightlies).items())],
         "alerts": [{k: a[k] for k in ("file", "app", "kind", "at", "title", "unreadable")} for a in alerts[-20:]],
         "unreadable": [f"{name}: unexpected run folder name" for name in odd]
-        + ([f"bridge-state.json: {facts.pending_builds.why}"] if isinstance(facts.pending_builds, Unreadable) else []),
+        + ([facts.pending_builds.why] if isinstance(facts.pending_builds, Unreadable) else []),
     }
     return redact(data, secrets)
