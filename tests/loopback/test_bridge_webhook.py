@@ -14,7 +14,7 @@ import pytest
 
 from ccci.jobs.bridge.store import FILE
 from tests.fixtures.bridge import (
-    RECIPE, REPO, SECRETS, WEBHOOK_SECRET, issue_comment_payload, send_webhook, sha_for,
+    RECIPE, REPO, SECRETS, WEBHOOK_SECRET, issue_comment_payload, run_ids_apart, send_webhook, sha_for,
 )
 
 HEAD = sha_for(0xABC)  # PR #3's head in the stand-in forge (see the bridge_world fixture)
@@ -37,7 +37,7 @@ def test_a_collaborator_comment_starts_exactly_one_build(bridge, caplog, body, m
     world, hook, _ = bridge
     status, reply = send_webhook(hook, issue_comment_payload(101, body, "alice"))
     assert (status, reply["outcome"], reply["mode"], reply["build"]) == (202, "triggered", mode, 1)
-    assert world.drone.builds == [{"branch": "main", "RECIPE": RECIPE, "REF": HEAD, "MODE": mode}]
+    assert run_ids_apart(world.drone.builds) == [{"branch": "main", "RECIPE": RECIPE, "REF": HEAD, "MODE": mode}]
     [(repo, sha, queued)] = world.forge.statuses
     assert (repo, sha, queued["state"], queued["context"]) == (REPO, HEAD, "pending", f"ccci/{mode}")
     assert "build #1" in queued["description"] and queued["target_url"].endswith("/coop-cloud/ccci/1")
