@@ -44,6 +44,7 @@ from ccci.seams.engine import Stack
 from ccci.pure.names import BadInput, Domain, RecipeName, stack_name, warm_domain
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.snapshot import AppVolumes, NoSnapshot, SnapshotError, SnapshotMeta, Snapshots
+from ccci.pure import strict
 from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
@@ -93,14 +94,12 @@ class Verified:
     def read(cls, folder: Path) -> Verified | None:
         """The record in a canonical's folder; None without one; ValueError when unreadable."""
         try:
-            data = json.loads(cls.path(folder).read_text())
-            if not isinstance(data, dict):
-                raise TypeError(f"a JSON {type(data).__name__}, not an object")
-            return _converter.structure(data, cls)
+            text = cls.path(folder).read_text()
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as error:
-            raise ValueError(f"not a verify record: {error}") from None
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8 text") from None
+        return strict.record(text, cls, _converter, "a verify record")
 
     def write(self, folder: Path) -> None:
         write_atomic(self.path(folder), json.dumps(_converter.unstructure(self), indent=2, sort_keys=True) + "\n")

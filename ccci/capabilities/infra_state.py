@@ -23,6 +23,7 @@ import attrs
 import cattrs
 
 from ccci.capabilities.health import utc_stamp
+from ccci.pure import strict
 from ccci.seams.files import write_atomic
 
 
@@ -56,13 +57,7 @@ class LastOutcome:
     @classmethod
     def from_json(cls, text: str) -> LastOutcome:
         """What `to_json` wrote; ValueError for anything else."""
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise TypeError(f"a JSON {type(data).__name__}, not an object")
-            return _converter.structure(data, cls)
-        except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as error:
-            raise ValueError(f"not a reconcile outcome: {error}") from None
+        return strict.record(text, cls, _converter, "a reconcile outcome")
 
 
 @attrs.frozen
