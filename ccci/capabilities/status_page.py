@@ -331,8 +331,25 @@ def _remove_old(target: Path, keep: set[str]) -> None:
         path.unlink(missing_ok=True)
 
 
+@contextmanager
+def _one_writer(target: Path) -> Iterator[None]:
+    """One render at a time per site: jobs, the timer and the bridge render into the
+    same folder, and a render removes the generations it does not keep."""
+    fd = os.open(target.parent / f".{target.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _write(config: Config, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _one_writer(target):
+        return _write_locked(config, target)
+
+
+def _write_locked(config: Config, target: Path) -> Path:
     previous = os.readlink(target) if target.is_symlink() else None
     data = status.page(facts(config), _secrets(config))
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")

@@ -22,7 +22,9 @@ Under the app's lock `infra-<app>`, in this order:
 
 State, under `<state>/infra/<app>/`: `last_good` (a version, one line),
 `rejected` (JSON: version -> when and why), `rollback-failed` (JSON, only
-while a human is needed), `snapshot/` (stateful apps), `abra/` (the app's own
+while a human is needed), `last-outcome` (how the latest reconcile ended and
+since when, recorded under the lock before the status page is refreshed;
+never by --plan), `snapshot/` (stateful apps), `abra/` (the app's own
 ABRA_DIR). Every write is atomic. A rejected release is not attempted again
 until a newer release appears or an operator clears it (--clear-rejected).
 The result (ccci.pure.plan.ReconcileResult) and its exit code are pure values.
