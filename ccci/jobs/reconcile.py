@@ -12,7 +12,8 @@ Under the app's lock `infra-<app>`, in this order:
     release, or the latest was rolled back before), upgrade, or hold (no tag
     of the recipe is a release: held-unparseable, like the safety gate).
  4. The safety gate (ccci.capabilities.gate) before anything else: a hold deploys nothing,
-    snapshots nothing, writes no state; it raises an alert with the notes.
+    snapshots nothing, writes no state but its outcome record (`last-outcome`);
+    it raises an alert with the notes.
  5-9. The rollout (ccci.jobs.rollout): last_good := the running release;
     stateful: undeploy and snapshot; deploy latest; the health gate
     (ccci.capabilities.health.HealthGate); healthy: last_good := latest,
@@ -84,6 +85,7 @@ class Reconciler:
         self.abra = Abra.from_config(config, folder / "abra", self.calls)
         self.stack = stack = engine.Stack(client or engine.connect(), stack_name(self.domain))
         self.result = ReconcileResult(name, self.recipe.value, self.domain.value)
+        self._left_alone = False  # a rollback-failed marker: this reconcile writes nothing at all
         self.rollout = Rollout(
             name, config, self.spec, self.recipe, self.domain, self.abra, stack,
             HealthGate(stack, self.spec.health, lambda: health.endpoint(stack, self.domain, config.ingress)),
@@ -142,7 +144,10 @@ class Reconciler:
         return self.result
 
     def _record(self, error: BaseException | None) -> None:
-        """Store how this reconcile ended (infra_state `last-outcome`); never masks `error`."""
+        """Store how this reconcile ended (infra_state `last-outcome`); never masks `error`.
+        Not while a rollback-failed marker stands: the marker is the record then."""
+        if self._left_alone:
+            return
         if self.result.outcome is not None:
             outcome, reason = self.result.outcome.value, self.result.reason
         elif error is not None:
@@ -163,6 +168,7 @@ class Reconciler:
         current = self._current()
         self.result.current = current
         if marker is not None:
+            self._left_alone = True
             self.result.outcome = Outcome.ROLLBACK_FAILED
             self.result.attempted = marker.get("attempted")
             self.result.recovered = False

@@ -80,7 +80,7 @@ def test_an_unreadable_outcome_is_a_value_error_and_the_next_reconcile_replaces_
 def reconciler(folder: Path, outcome: Outcome | None = None) -> Reconciler:
     """Only what `_record` reads: the app's name, its state and the result so far."""
     job = Reconciler.__new__(Reconciler)
-    job.name, job.state = "proxy", InfraState(folder)
+    job.name, job.state, job._left_alone = "proxy", InfraState(folder), False
     job.result = ReconcileResult("proxy", "fx-proxy", "proxy.test", outcome=outcome, current="1.0.0+v1.0",
                                  latest="2.0.0+v2.0", attempted="2.0.0+v2.0", reason="major bump")
     return job
@@ -97,6 +97,13 @@ def test_a_reconcile_records_its_outcome_and_a_stopped_one_says_why(tmp_path):
     stopped._record(proc.CommandError(["abra", "app", "deploy"], 1, "no such network"))
     record = stopped.state.last_outcome()
     assert record is not None and record.outcome == STOPPED and "no such network" in record.reason
+
+
+def test_a_reconcile_that_a_rollback_failed_marker_stops_writes_nothing(tmp_path):
+    job = reconciler(tmp_path / "proxy", Outcome.ROLLBACK_FAILED)
+    job._left_alone = True  # what `_run` sets when it finds the marker
+    job._record(None)
+    assert not (tmp_path / "proxy").exists()
 
 
 def test_a_record_that_cannot_be_written_never_masks_the_reconcile(tmp_path, caplog):
