@@ -847,6 +847,17 @@ in
           default = 10.0;
           description = "Seconds one HTTP call to the forge or Drone may take.";
         };
+        ccciConfig = mkOption {
+          type = types.nullOr types.str;
+          default = if statusPage.enable then "/etc/ccci/config.json" else null;
+          defaultText = literalExpression ''if config.services.ccci.statusPage.enable then "/etc/ccci/config.json" else null'';
+          description = ''
+            ccci's own config file, for its status page: the bridge refreshes
+            the page on its events (a build queued, a result posted) and, when
+            statusPage.baseUrl is set, links each PR comment to the run's page.
+            null: neither.
+          '';
+        };
       };
     };
   };

@@ -18,6 +18,10 @@ Invariants:
   snapshot of them is refused unless asked for by name.
 - `updated` is when the record last changed: a mark that changes nothing
   writes nothing.
+- `verified.json` (`Verified`) says when the snapshot was last verified and
+  how it went; every verify of a canonical's snapshot goes through
+  `Canonical.verify_snapshot`, which writes it (a take's own read-back is
+  the snapshot's `taken`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ccci.seams.engine import Stack
 from ccci.pure.names import BadInput, Domain, RecipeName, stack_name, warm_domain
 from ccci.capabilities.recipe import Checkout
 from ccci.capabilities.snapshot import AppVolumes, NoSnapshot, SnapshotError, SnapshotMeta, Snapshots
+from ccci.pure import strict
 from ccci.seams.files import write_atomic
 
 log = logging.getLogger("ccci")
@@ -70,6 +75,34 @@ class Record:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+@attrs.frozen
+class Verified:
+    """The last verify of a canonical's snapshot (`verified.json`)."""
+
+    at: str  # when it ended (UTC, like `updated`)
+    ok: bool
+    taken: str = ""  # the `taken` stamp of the snapshot it verified ("": its meta was unreadable)
+    why: str = ""  # why it failed
+
+    @staticmethod
+    def path(folder: Path) -> Path:
+        return folder / "verified.json"
+
+    @classmethod
+    def read(cls, folder: Path) -> Verified | None:
+        """The record in a canonical's folder; None without one; ValueError when unreadable."""
+        try:
+            text = cls.path(folder).read_text()
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8 text") from None
+        return strict.record(text, cls, _converter, "a verify record")
+
+    def write(self, folder: Path) -> None:
+        write_atomic(self.path(folder), json.dumps(_converter.unstructure(self), indent=2, sort_keys=True) + "\n")
 
 
 def _now() -> str:
@@ -139,7 +172,7 @@ class Canonical:
         if record is None:
             return False, f"no canonical record for {self.recipe}"
         try:
-            meta = self.snapshots.verify()
+            meta = self.verify_snapshot()
         except NoSnapshot:
             return False, f"canonical {self.recipe} has no known-good snapshot"
         except SnapshotError as error:
@@ -154,6 +187,32 @@ class Canonical:
 
     def meta(self) -> SnapshotMeta:
         return self.snapshots.meta()
+
+    def verify_snapshot(self) -> SnapshotMeta:
+        """Verify the known-good (Snapshots.verify) and record when and how it went.
+
+        No snapshot, nothing verified: nothing recorded. A record that cannot
+        be written is logged; the verify's own verdict stands.
+        """
+        try:
+            meta = self.snapshots.verify()
+        except NoSnapshot:
+            raise
+        except SnapshotError as error:
+            try:
+                taken = self.snapshots.meta().taken
+            except SnapshotError:
+                taken = ""
+            self._note_verify(Verified(_now(), False, taken, str(error)[:500]))
+            raise
+        self._note_verify(Verified(_now(), True, meta.taken))
+        return meta
+
+    def _note_verify(self, verified: Verified) -> None:
+        try:
+            verified.write(self.dir)
+        except OSError as error:
+            log.warning("canonical %s: cannot record the verify: %s", self.recipe, error)
 
     # -- the known-good, by hand (ccci-snapshot) ---------------------------------------
 
@@ -217,7 +276,7 @@ def snapshot_by_hand(
     with locks.hold(config.state, locks.app_lock_name(recipe.value), f"ccci-snapshot {action.value}",
                     config.timeouts.lock):
         if action is SnapshotAction.VERIFY:
-            return canonical.snapshots.verify()
+            return canonical.verify_snapshot()
         if action is SnapshotAction.RESTORE:
             return canonical.restore_snapshot()
         return canonical.take_snapshot(accept_used_volumes=accept_used_volumes)

@@ -40,9 +40,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jinja2
 
 from ccci.capabilities.alerts import Alerts
+from ccci.capabilities.canonical import Verified
+from ccci.capabilities.infra_state import InfraState
 from ccci.pure import results, status, status_facts
 from ccci.pure.config import Config
 from ccci.pure.names import BadInput
@@ -160,9 +163,16 @@ def _canonical(state: Path, folder: Path) -> status_facts.CanonicalFacts:
     snapshot = _mapping(current / "meta.json") if current.is_symlink() else None
     if snapshot is None and current.is_symlink():
         snapshot = status_facts.Unreadable("`current` points at a generation without meta.json")
+    try:
+        verified: Any = Verified.read(folder)
+        verified = attrs.asdict(verified) if verified is not None else None
+    except OSError as error:
+        verified = status_facts.Unreadable(status_facts.unreadable_why(error))
+    except ValueError:  # its message may quote the file: not shown
+        verified = status_facts.Unreadable("not a verify record this ccci reads")
     return status_facts.CanonicalFacts(
         recipe=folder.name, record=_mapping(folder / "canonical.json"), snapshot=snapshot,
-        lock_holder=_lock_holder(state, f"app-{folder.name}"),
+        lock_holder=_lock_holder(state, f"app-{folder.name}"), verified=verified,
     )
 
 
@@ -191,8 +201,19 @@ def _infra(config: Config, name: str) -> status_facts.InfraFacts:
     return status_facts.InfraFacts(
         app=name, recipe=spec.recipe, domain=spec.domain, stateful=spec.stateful, recorded=recorded,
         last_good=_text_or(folder / "last_good"), rejected=_mapping(folder / "rejected"),
-        rollback_failed=_mapping(folder / "rollback-failed"),
+        rollback_failed=_mapping(folder / "rollback-failed"), last_outcome=_last_outcome(folder),
     )
+
+
+def _last_outcome(folder: Path) -> dict[str, Any] | status_facts.Unreadable | None:
+    """The latest reconcile's outcome, read by the module that writes it."""
+    try:
+        record = InfraState(folder).last_outcome()
+    except OSError as error:
+        return status_facts.Unreadable(status_facts.unreadable_why(error))
+    except ValueError:  # its message may quote the file: not shown
+        return status_facts.Unreadable("not a reconcile outcome this ccci reads")
+    return attrs.asdict(record) if record is not None else None
 
 
 def _secrets(config: Config) -> set[str]:
@@ -214,14 +235,20 @@ def _secrets(config: Config) -> set[str]:
     return found
 
 
+# Where the bridge keeps its state: its own `state_dir`, by default (and on
+# NixOS) `<state_dir>/bridge`, or the state directory itself.
+BRIDGE_STATES = ("bridge/bridge-state.json", "bridge-state.json")
+
+
 def _pending_builds(state: Path) -> Any:
-    data = _mapping(state / "bridge-state.json")
-    if data is None:
-        return ()
-    if isinstance(data, status_facts.Unreadable):
-        return data
-    pending = data.get("pending", [])
-    return tuple(b for b in pending if isinstance(b, dict)) if isinstance(pending, list) else ()
+    found: list[dict[str, Any]] = []
+    for name in BRIDGE_STATES:
+        data = _mapping(state / name)
+        if isinstance(data, status_facts.Unreadable):
+            return status_facts.Unreadable(f"{name}: {data.why}")
+        pending = data.get("pending", []) if data is not None else []
+        found += [b for b in pending if isinstance(b, dict)] if isinstance(pending, list) else []
+    return tuple(found)
 
 
 def _free_mib(state: Path) -> int | status_facts.Unreadable:
@@ -304,8 +331,25 @@ def _remove_old(target: Path, keep: set[str]) -> None:
         path.unlink(missing_ok=True)
 
 
+@contextmanager
+def _one_writer(target: Path) -> Iterator[None]:
+    """One render at a time per site: jobs, the timer and the bridge render into the
+    same folder, and a render removes the generations it does not keep."""
+    fd = os.open(target.parent / f".{target.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _write(config: Config, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _one_writer(target):
+        return _write_locked(config, target)
+
+
+def _write_locked(config: Config, target: Path) -> Path:
     previous = os.readlink(target) if target.is_symlink() else None
     data = status.page(facts(config), _secrets(config))
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")

@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from ccci.entry.common import BRIDGE_CONFIG_PATH, Arg, Command, Sub, config_arg, load_bridge_config
+from ccci.entry.common import BRIDGE_CONFIG_PATH, Arg, Command, Sub, config_arg, load_bridge_config, load_config
 
 _CONFIG = config_arg(BRIDGE_CONFIG_PATH, env=None)
 _DEBUG = Arg("--debug", action="store_true", help=argparse.SUPPRESS)  # also accepted after the subcommand
@@ -46,6 +47,8 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps({"mode": mode.value if mode else None}))
         return 0
     config = load_bridge_config(args.config)
+    # ccci's own config, read now so a bad one stops the start (exit 2): its status page.
+    ccci = load_config(Path(config.ccci_config)) if config.ccci_config else None
     # The bridge must not import the run jobs (docker, abra): only its own.
     from ccci.jobs.bridge import modes
 
@@ -54,9 +57,9 @@ def _main(args: argparse.Namespace) -> int:
         def listening(url: str) -> None:
             print(json.dumps({"listening": url, "hook": url + "/hook"}), flush=True)
 
-        modes.serve(config, stop, listening)
+        modes.serve(config, stop, listening, ccci)
         return 0
-    done = modes.poll(config, stop, args.once)
+    done = modes.poll(config, stop, args.once, ccci)
     if done is not None:
         print(json.dumps(done.to_json(), indent=2))
     return 0

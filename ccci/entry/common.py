@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccci.pure.names import BadInput
+from ccci.pure.names import BadInput, RecipeName, RunId
 
 if TYPE_CHECKING:
     from ccci.pure.bridge_config import BridgeConfig
@@ -146,6 +146,24 @@ def load_bridge_config(path: Path | None = None) -> BridgeConfig:
     path = path or BRIDGE_CONFIG_PATH
     text = _read(path, "bridge config", "set --config")
     return strict.load(text, bridge_config.BridgeConfig, bridge_config.CONVERTER, f"bridge config {path}")
+
+
+RUN_ID = Arg("--run-id", help="name the run with these six hex digits (default: fresh ones); the bridge "
+             "picks it (CI's RUN_ID) so a PR can link the run's page before the run starts")
+
+
+def chosen_run_id(value: str | None, config: Config, recipe: str) -> RunId | None:
+    """`--run-id` checked: six hex digits, and no run of `recipe` has used it (BadInput)."""
+    from ccci.capabilities import artifacts
+
+    if value is None:
+        return None
+    run_id = RunId.parse(value)
+    folder = artifacts.run_folder(config, RecipeName.parse(recipe), run_id)
+    if folder.exists():
+        raise BadInput(f"run id {run_id} is taken: {folder} exists (a restarted CI build reuses its RUN_ID; "
+                       "comment again for a new run)")
+    return run_id
 
 
 # -- running a body -----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """ccci-run: one cold run of a recipe.
 
-    ccci-run RECIPE [--ref REF] [--stages install,upgrade,backup,restore,custom]
+    ccci-run RECIPE [--ref REF] [--stages install,upgrade,backup,restore,custom] [--run-id HEX6]
 
 Result JSON on stdout, progress on stderr. Exit 0 when every requested stage
 passed and teardown left nothing (and, when the run promotes, the promotion
@@ -16,8 +16,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ccci.entry.common import DEBUG, Arg, Command, config_arg, load_config, report_run, setup_logging
-from ccci.pure.names import ALL_STAGES, RecipeName, Ref, parse_stages
+from ccci.entry.common import (
+    DEBUG, RUN_ID, Arg, Command, chosen_run_id, config_arg, load_config, report_run, setup_logging,
+)
+from ccci.pure.names import ALL_STAGES, RecipeName, RunId, Ref, parse_stages
 
 
 COMMAND = Command(
@@ -27,6 +29,7 @@ COMMAND = Command(
     Arg("--stages", default=",".join(s.value for s in ALL_STAGES), help="comma-separated subset of %(default)s"),
     config_arg(),
     Arg("--result-file", type=Path, help="also write the result JSON here (atomically)"),
+    RUN_ID,
     DEBUG,
 )
 
@@ -45,8 +48,10 @@ def _main(args) -> int:
         ref=Ref.parse(args.ref) if args.ref is not None else None,
         stages=parse_stages(args.stages),
     )
+    if args.run_id is not None:
+        RunId.parse(args.run_id)  # bad input before the config is read
     config = load_config(args.config)
-    run = ColdRun(config, request)
+    run = ColdRun(config, request, run_id=chosen_run_id(args.run_id, config, request.recipe.value))
     setup_logging(args.debug, f"ccci[{run.run_id}]")
     result = report_run(run.result, lambda: run_cold(config, run))
     if args.result_file is not None:

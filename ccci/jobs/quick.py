@@ -242,7 +242,7 @@ class QuickRun:
             self.result.note = "known-good unchanged; volumes kept as the PR left them (restored before the next use)"
         else:
             self.canonical.snapshots.restore(self.canonical.app_volumes())
-            self.canonical.snapshots.verify()
+            self.canonical.verify_snapshot()
             self.canonical.mark(status=Use.IDLE, volumes=Volumes.KNOWN_GOOD)
             self.result.note = "known-good restored and verified"
 

@@ -12,7 +12,8 @@ Under the app's lock `infra-<app>`, in this order:
     release, or the latest was rolled back before), upgrade, or hold (no tag
     of the recipe is a release: held-unparseable, like the safety gate).
  4. The safety gate (ccci.capabilities.gate) before anything else: a hold deploys nothing,
-    snapshots nothing, writes no state; it raises an alert with the notes.
+    snapshots nothing, writes no state but its outcome record (`last-outcome`);
+    it raises an alert with the notes.
  5-9. The rollout (ccci.jobs.rollout): last_good := the running release;
     stateful: undeploy and snapshot; deploy latest; the health gate
     (ccci.capabilities.health.HealthGate); healthy: last_good := latest,
@@ -22,7 +23,9 @@ Under the app's lock `infra-<app>`, in this order:
 
 State, under `<state>/infra/<app>/`: `last_good` (a version, one line),
 `rejected` (JSON: version -> when and why), `rollback-failed` (JSON, only
-while a human is needed), `snapshot/` (stateful apps), `abra/` (the app's own
+while a human is needed), `last-outcome` (how the latest reconcile ended and
+since when, recorded under the lock before the status page is refreshed;
+never by --plan), `snapshot/` (stateful apps), `abra/` (the app's own
 ABRA_DIR). Every write is atomic. A rejected release is not attempted again
 until a newer release appears or an operator clears it (--clear-rejected).
 The result (ccci.pure.plan.ReconcileResult) and its exit code are pure values.
@@ -30,6 +33,8 @@ The result (ccci.pure.plan.ReconcileResult) and its exit code are pure values.
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +47,7 @@ from ccci.capabilities import health, locks, status_page
 from ccci.capabilities.alerts import Alerts
 from ccci.capabilities.gate import Decision, RepoNotes, SafetyGate, Verdict
 from ccci.capabilities.health import HealthGate
-from ccci.capabilities.infra_state import InfraState
+from ccci.capabilities.infra_state import STOPPED, InfraState, LastOutcome
 from ccci.capabilities.recipe import Mirror
 from ccci.capabilities.signals import interruptible
 from ccci.capabilities.snapshot import Snapshots
@@ -53,6 +58,8 @@ from ccci.pure.plan import Action, Outcome, Plan, ReconcileResult, describe, pla
 from ccci.pure.versions import releases
 from ccci.seams import engine, proc
 from ccci.seams.abra import Abra
+
+log = logging.getLogger("ccci")
 
 HELD = {
     Verdict.HELD_MAJOR: Outcome.HELD_MAJOR,
@@ -78,6 +85,7 @@ class Reconciler:
         self.abra = Abra.from_config(config, folder / "abra", self.calls)
         self.stack = stack = engine.Stack(client or engine.connect(), stack_name(self.domain))
         self.result = ReconcileResult(name, self.recipe.value, self.domain.value)
+        self._left_alone = False  # a rollback-failed marker: this reconcile writes nothing at all
         self.rollout = Rollout(
             name, config, self.spec, self.recipe, self.domain, self.abra, stack,
             HealthGate(stack, self.spec.health, lambda: health.endpoint(stack, self.domain, config.ingress)),
@@ -124,7 +132,10 @@ class Reconciler:
                 self._run(dry_run=True)
             else:
                 with status_page.refreshed_after(self.config), interruptible(), self._locked("reconcile"):
-                    self._run(dry_run=False)
+                    try:
+                        self._run(dry_run=False)
+                    finally:  # still under the lock, before the page is refreshed
+                        self._record(sys.exc_info()[1])
         finally:
             self.result.seconds = round(time.monotonic() - began, 2)
             self.result.last_good = self.state.last_good()
@@ -132,11 +143,32 @@ class Reconciler:
                 self.result.running = self.abra.recorded_version(self.domain) if self.rollout.deployed() else None
         return self.result
 
+    def _record(self, error: BaseException | None) -> None:
+        """Store how this reconcile ended (infra_state `last-outcome`); never masks `error`.
+        Not while a rollback-failed marker stands: the marker is the record then."""
+        if self._left_alone:
+            return
+        if self.result.outcome is not None:
+            outcome, reason = self.result.outcome.value, self.result.reason
+        elif error is not None:
+            outcome, reason = STOPPED, proc.describe(error) if isinstance(error, proc.CommandError) \
+                else f"{type(error).__name__}: {error}"
+        else:
+            return
+        now = health.utc_stamp()
+        try:
+            self.state.record_outcome(LastOutcome(
+                outcome=outcome, at=now, since=now, current=self.result.current, latest=self.result.latest,
+                attempted=self.result.attempted, last_good=self.state.last_good(), reason=reason[:500]))
+        except Exception as failure:  # the outcome is a record for the page, never the job's verdict
+            log.warning("%s: could not record the reconcile's outcome: %s", self.name, failure)
+
     def _run(self, *, dry_run: bool) -> None:
         marker = self.state.rollback_failed()
         current = self._current()
         self.result.current = current
         if marker is not None:
+            self._left_alone = True
             self.result.outcome = Outcome.ROLLBACK_FAILED
             self.result.attempted = marker.get("attempted")
             self.result.recovered = False

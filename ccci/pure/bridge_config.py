@@ -56,6 +56,11 @@ def _login(value: str) -> None:
         raise BadConfig(f"{value[:60]!r} is not a forge login")
 
 
+def _absolute(value: str) -> None:
+    if not value.startswith("/") or "\0" in value:
+        raise BadConfig(f"{value[:80]!r}: expected an absolute path")
+
+
 Url = Annotated[str, strict.Check(_url)]
 RepoName = Annotated[str, strict.Check(_repo_name)]
 
@@ -95,6 +100,10 @@ class BridgeConfig:
     poll_interval: Interval = 60.0
     max_body_bytes: Bytes = 1 << 20
     http_timeout: Interval = 10.0
+    # ccci's own config file: when it has `status_page`, the bridge refreshes
+    # that page on its events and links PR comments to the run's page
+    # (status_page.base_url); null: neither (docs/status.md).
+    ccci_config: Annotated[str, strict.Check(_absolute)] | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.repos:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import attrs
 
-from ccci.pure.names import RecipeName
+from ccci.pure.names import RecipeName, RunId
 from ccci.pure.results import Mode
 
 
@@ -21,14 +21,18 @@ class CIError(Exception):
 
 @attrs.frozen
 class BuildRequest:
-    """What the CI step receives as RECIPE, REF and MODE."""
+    """What the CI step receives as RECIPE, REF, MODE and RUN_ID."""
 
     recipe: RecipeName
     ref: str  # the PR head commit at comment time
     mode: Mode
+    # The run id the bridge chose, so it can link the PR to the run's page
+    # before the run exists; the CI step passes it on as `--run-id`.
+    run_id: RunId | None = None
 
     def parameters(self) -> dict[str, str]:
-        return {"RECIPE": self.recipe.value, "REF": self.ref, "MODE": self.mode.value}
+        parameters = {"RECIPE": self.recipe.value, "REF": self.ref, "MODE": self.mode.value}
+        return parameters | ({"RUN_ID": self.run_id.value} if self.run_id is not None else {})
 
 
 @attrs.frozen

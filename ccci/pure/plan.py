@@ -20,6 +20,7 @@ import json
 import attrs
 import cattrs
 
+from ccci.pure import strict
 from ccci.pure.config import HealthSettings
 from ccci.pure.versions import Release
 
@@ -209,13 +210,7 @@ class ReconcileResult:
     @classmethod
     def from_json(cls, text: str) -> ReconcileResult:
         """Read what `to_json` wrote; ValueError when the text is not such a result."""
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise TypeError(f"a JSON {type(data).__name__}, not an object")
-            return _CONVERTER.structure(data, cls)
-        except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as error:
-            raise ValueError(f"not a ccci-reconcile result: {error}") from None
+        return strict.record(text, cls, _CONVERTER, "a ccci-reconcile result")
 
 
 _CONVERTER = cattrs.Converter(forbid_extra_keys=True)

@@ -104,17 +104,46 @@ def mode_label(result: RunResult) -> str:
     return result.mode.value
 
 
+def _from_pr(build: Mapping[str, Any]) -> dict[str, Any]:
+    return {"repo": _text(build, "repo"), "pr": _text(build, "pr"), "build": _text(build, "build"),
+            "url": _text(build, "url")}
+
+
 def _pr_of(result: RunResult, builds: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The bridge build (PR) this run came from: same recipe, mode and commit."""
+    """The bridge build (PR) this run came from: the run id the bridge gave it, or
+    (a build from before run ids) the same recipe, mode and commit."""
+    for build in builds:
+        if _text(build, "run_id") == result.run_id and _text(build, "recipe") == result.recipe:
+            return _from_pr(build)
     mode = (result.requested_mode or result.mode).value
     for build in builds:
+        if _text(build, "run_id"):
+            continue
         sha = _text(build, "sha")
         if _text(build, "recipe") != result.recipe or _text(build, "mode") != mode or not sha:
             continue
         if sha in {result.ref, result.commit} or (result.ref and len(result.ref) >= 7 and sha.startswith(result.ref)):
-            return {"repo": _text(build, "repo"), "pr": _text(build, "pr"), "build": _text(build, "build"),
-                    "url": _text(build, "url")}
+            return _from_pr(build)
     return None
+
+
+def _queued(builds: Iterable[Mapping[str, Any]], folders: set[str]) -> list[dict[str, Any]]:
+    """A page for each run the bridge asked CI for that has not started yet (no run
+    folder): the PR comment links it before the run exists. Only names of the
+    run folders' shape become a page."""
+    entries = []
+    for build in builds:
+        recipe, run_id = _text(build, "recipe"), _text(build, "run_id")
+        folder = f"{recipe}-{run_id}"
+        if not run_id or folder in folders or not RUN_FOLDER.fullmatch(folder) or len(run_id) != 6:
+            continue
+        entries.append({
+            "folder": folder, "recipe": recipe, "run_id": run_id, "page": f"runs/{folder}.html", "finished": "",
+            "status": "queued", "unreadable": "", "mode": _text(build, "mode"), "ref": _text(build, "sha"),
+            "pr": _from_pr(build), "links": {"result": "", "junit": "", "calls": [], "tests": [], "failure": []},
+        })
+        folders.add(folder)
+    return entries
 
 
 def _run(facts: RunFacts, live: set[str], builds: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
@@ -135,6 +164,8 @@ def _run(facts: RunFacts, live: set[str], builds: tuple[Mapping[str, Any], ...])
     }
     result = facts.result
     if result is None:
+        entry["pr"] = next((_from_pr(b) for b in builds if _text(b, "run_id") == run_id
+                            and _text(b, "recipe") == recipe), None)
         entry["status"] = "running" if run_id in live else "unreadable"
         entry["unreadable"] = "" if run_id in live else "no result.json (the run ended before writing it)"
         return entry
@@ -179,7 +210,7 @@ def _sorted_runs(runs: Iterable[RunFacts]) -> list[RunFacts]:
 def _canonical(facts: CanonicalFacts, now: float, runs: list[RunFacts]) -> dict[str, Any]:
     entry: dict[str, Any] = {"recipe": facts.recipe, "version": "", "commit": "", "state": "", "why": "",
                              "updated": "", "snapshot_age": "", "snapshot_size": "", "snapshot_version": "",
-                             "last_verify": ""}
+                             "last_verify": "", "verified_at": "", "last_verify_unreadable": ""}
     problems = []
     record = facts.record
     if isinstance(record, Unreadable):
@@ -202,18 +233,24 @@ def _canonical(facts: CanonicalFacts, now: float, runs: list[RunFacts]) -> dict[
                     and isinstance(v.get("size", 0), int)) if isinstance(volumes, list) else None
         entry |= {"snapshot_age": age(now - taken) if taken else "", "snapshot_size": size(total),
                   "snapshot_version": _text(snapshot, "version"), "snapshot_taken": _iso(taken)}
-    # The last verify ccci made: a take reads its snapshot back; a quick run
-    # verifies it before it reattaches (and falls back to cold when it fails).
-    verify, verify_ok = taken, True
-    quick = [r for r in runs if isinstance(r.result, RunResult) and r.result.recipe == facts.recipe
-             and r.result.requested_mode is Mode.QUICK and r.finished is not None]
-    for run in quick:
-        assert isinstance(run.result, RunResult) and run.finished is not None
-        started = run.finished - run.result.seconds
-        if verify is None or started > verify:
-            verify, verify_ok = started, not ("does not verify" in run.result.note)
+    # The last verify: the one recorded (quick's check before it reattaches,
+    # its verify after a restore, `ccci-snapshot verify`), or the snapshot's
+    # take (a take reads its snapshot back) when that came later.
+    verify, verify_ok, verify_why = taken, True, ""
+    verified = facts.verified
+    if isinstance(verified, Unreadable):  # the snapshot itself may be fine: not "broken"
+        entry["last_verify_unreadable"] = f"verify record unreadable: {verified.why}"
+    elif verified is not None:
+        at = _epoch(verified.get("at"))
+        about_current = _text(verified, "taken") in ("", _text(snapshot, "taken")) if isinstance(snapshot, Mapping) \
+            else True
+        if at is not None and about_current and (verify is None or at >= verify):
+            verify, verify_ok, verify_why = at, verified.get("ok") is True, _text(verified, "why")
     if verify is not None:
         entry["last_verify"] = f"{'ok' if verify_ok else 'FAILED'}, {age(now - verify)} ago"
+        entry["verified_at"] = _iso(verify)
+    quick = [r for r in runs if isinstance(r.result, RunResult) and r.result.recipe == facts.recipe
+             and r.result.requested_mode is Mode.QUICK and r.finished is not None]
     human = next((r for r in quick if isinstance(r.result, RunResult)
                   and r.result.note.startswith("CANONICAL NEEDS A HUMAN")), None)
     newest_quick = quick[0] if quick else None
@@ -224,7 +261,7 @@ def _canonical(facts: CanonicalFacts, now: float, runs: list[RunFacts]) -> dict[
         assert isinstance(human.result, RunResult)
         entry |= {"state": "broken", "why": human.result.note}
     elif not verify_ok:
-        entry |= {"state": "broken", "why": "the snapshot did not verify at the last quick run"}
+        entry |= {"state": "broken", "why": f"the snapshot did not verify ({_iso(verify)}): {verify_why}"}
     elif status == "quick":
         if facts.lock_holder:
             entry |= {"state": "in use", "why": f"by {facts.lock_holder}"}
@@ -260,7 +297,7 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
     entry: dict[str, Any] = {"app": facts.app, "recipe": facts.recipe, "domain": facts.domain,
                              "stateful": facts.stateful, "running": shown(facts.recorded),
                              "last_good": shown(facts.last_good), "rejected": [], "outcome": "", "since": "",
-                             "why": "", "open_alerts": []}
+                             "why": "", "open_alerts": [], "last_reconcile": "", "versions": "", "unreadable": ""}
     if isinstance(facts.rejected, Unreadable):
         entry["rejected"] = [{"version": "", "at": "", "reason": f"unreadable: {facts.rejected.why}"}]
     elif facts.rejected:
@@ -276,9 +313,21 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
             if isinstance(item, dict) and item.get("app") == facts.app:
                 events.append((when, _text(item, "outcome"), _text(item, "detail")))
     events.sort(key=lambda e: e[0])
-    if events:
+    recorded = facts.last_outcome
+    if isinstance(recorded, Mapping):
+        # Every reconcile records how it ended (timer, nightly, by hand):
+        # the truth, newer than any alert or sweep it raised.
+        ended = _epoch(recorded.get("at"))
+        entry |= {"outcome": _text(recorded, "outcome"), "since": _iso(_epoch(recorded.get("since"))),
+                  "last_reconcile": _iso(ended), "why": _text(recorded, "reason"),
+                  "versions": _versions(recorded)}
+        if ended is not None:
+            events.append((ended, _text(recorded, "outcome"), _text(recorded, "reason")))
+    elif events:  # a state directory from before outcomes were recorded
         when, outcome, why = events[-1]
         entry |= {"outcome": outcome, "since": _iso(when), "why": why}
+    if isinstance(recorded, Unreadable):
+        entry["unreadable"] = f"last-outcome unreadable: {recorded.why}"
     marker = facts.rollback_failed
     if isinstance(marker, Unreadable):
         entry |= {"outcome": "rollback-failed", "why": f"marker unreadable: {marker.why}"}
@@ -290,6 +339,17 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
         for a in alerts if a["app"] == facts.app and a["kind"] not in INFO_KINDS
         and (healthy is None or (a["epoch"] or 0) > healthy)]
     return entry
+
+
+def _versions(recorded: Mapping[str, Any]) -> str:
+    """The versions a reconcile saw, in words: `3.1.0 -> 3.2.0 (latest 3.2.0)`."""
+    current, attempted, latest = (_text(recorded, k) for k in ("current", "attempted", "latest"))
+    words = current or "nothing installed"
+    if attempted and attempted != current:
+        words += f" -> {attempted}"
+    if latest and latest not in (current, attempted):
+        words += f" (latest {latest})"
+    return words
 
 
 # -- nightly ---------------------------------------------------------------------------------
@@ -384,6 +444,9 @@ def page(facts: Facts, secrets: Iterable[str] = ()) -> dict[str, Any]:
     odd = sorted(r.folder for r in facts.runs if not RUN_FOLDER.fullmatch(r.folder))
     per_recipe: dict[str, list[dict[str, Any]]] = {}
     shown_runs = []
+    for entry in _queued(builds, {r.folder for r in facts.runs}):
+        per_recipe.setdefault(entry["recipe"], []).append(entry)
+        shown_runs.append(entry)
     for run in runs:
         entry = _run(run, live, builds)
         mine = per_recipe.setdefault(entry["recipe"], [])
@@ -416,6 +479,6 @@ def page(facts: Facts, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "trends": [trend(recipe, pts) for recipe, pts in sorted(_trend_points(runs, facts.nightlies).items())],
         "alerts": [{k: a[k] for k in ("file", "app", "kind", "at", "title", "unreadable")} for a in alerts[-20:]],
         "unreadable": [f"{name}: unexpected run folder name" for name in odd]
-        + ([f"bridge-state.json: {facts.pending_builds.why}"] if isinstance(facts.pending_builds, Unreadable) else []),
+        + ([facts.pending_builds.why] if isinstance(facts.pending_builds, Unreadable) else []),
     }
     return redact(data, secrets)

@@ -51,6 +51,7 @@ class CanonicalFacts:
     record: Mapping[str, Any] | Unreadable | None
     snapshot: Mapping[str, Any] | Unreadable | None  # the current generation's meta.json
     lock_holder: str | None = None  # who holds app-<recipe>.lock now
+    verified: Mapping[str, Any] | Unreadable | None = None  # canonical's `verified.json`: the last verify
 
 
 @attrs.frozen
@@ -63,6 +64,8 @@ class InfraFacts:
     last_good: str | Unreadable | None
     rejected: Mapping[str, Any] | Unreadable | None
     rollback_failed: Mapping[str, Any] | Unreadable | None
+    # infra_state's `last-outcome` (a LastOutcome as a dict): the latest reconcile
+    last_outcome: Mapping[str, Any] | Unreadable | None = None
 
 
 @attrs.frozen

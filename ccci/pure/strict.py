@@ -358,3 +358,15 @@ def structure(data: object, model: type[T], conv: cattrs.Converter, source: str)
 def load(text: str | bytes, model: type[T], conv: cattrs.Converter, source: str) -> T:
     """The model in a file's text: `loads` then `structure`."""
     return structure(loads(text, source), model, conv, source)
+
+
+def record(text: str, model: type[T], conv: cattrs.Converter, what: str) -> T:
+    """A JSON object ccci wrote itself (a state record, a job's result) as `model`;
+    ValueError `not <what>: why` for anything else (config files go through `load`)."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
+        return conv.structure(data, model)
+    except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as error:
+        raise ValueError(f"not {what}: {error}") from None

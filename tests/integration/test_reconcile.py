@@ -19,6 +19,7 @@ import pytest
 
 from ccci.capabilities import locks
 from ccci.capabilities.health import Endpoint
+from ccci.capabilities.infra_state import InfraState
 from tests.fixtures.infra import TOKEN, WINDOW
 from tests.fixtures.volumes import tree
 
@@ -176,11 +177,17 @@ def test_a_release_that_deploys_cleanly_but_is_not_healthy_rolls_back(infra, doc
     assert (alert["attempted"], alert["last_good"], alert["recovered"]) == (NEXT[app], NEW[app], True)
 
 
+def held_recorded(infra, app: str, outcome: str, current: str) -> bool:
+    """The one thing a hold writes: its outcome record, for the status page."""
+    record = InfraState(infra.app_dir(app)).last_outcome()
+    return record is not None and (record.outcome, record.current) == (outcome, current) and bool(record.reason)
+
+
 def test_major_bumps_unparseable_versions_and_flagged_release_notes_are_held(infra, docker_client):
     infra.install_at("store", STORE_NEW)
     write_marker(infra, docker_client)
     app_dir = infra.app_dir("store")
-    before_files, before_services = infra.files(app_dir), services(infra, docker_client, "store")
+    before_files, before_services = infra.files(app_dir, but_outcome=True), services(infra, docker_client, "store")
     before_volume = tree(store_volume(infra, docker_client))
     cases = [
         ("2.0.0+1.35.0", "next", "held-major", "recipe major bump"),
@@ -209,8 +216,9 @@ def test_major_bumps_unparseable_versions_and_flagged_release_notes_are_held(inf
     push = infra.receiver.pushes[-1]
     assert "MANUAL MIGRATION" in push["body"] and push["headers"]["Priority"] == "4"
 
-    # Nothing was deployed, snapshotted or written: same files, same times.
-    assert infra.files(app_dir) == before_files
+    # Nothing was deployed, snapshotted or written but the outcome: same files, same times.
+    assert infra.files(app_dir, but_outcome=True) == before_files
+    assert held_recorded(infra, "store", "held-manual-migration", STORE_NEW)
     assert not (app_dir / "snapshot").exists()
     assert services(infra, docker_client, "store") == before_services
     assert tree(store_volume(infra, docker_client)) == before_volume
@@ -218,20 +226,21 @@ def test_major_bumps_unparseable_versions_and_flagged_release_notes_are_held(inf
 
 def test_release_notes_in_releasenotes_folder_hold_the_proxy(infra, docker_client):
     infra.install_at("proxy", PROXY_NEW)
-    before = infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")
+    before = infra.files(infra.app_dir("proxy"), but_outcome=True), services(infra, docker_client, "proxy")
     infra.release("proxy", "1.2.0+v2.10.1", "notes/manual-migration")
     code, result, err = infra.run("proxy")
     assert code == 3 and result["outcome"] == "held-manual-migration", err[-2000:]
     assert result["flagged"] == [f"1.2.0+v2.10.1 (releaseNotes/1.2.0+v2.10.1.md): {marker}"
                                  for marker in ("manual migration", "migration required")]
     assert "**Manual-Migration required**" in alerts_of(infra, "held-manual-migration")[-1]["message"]
-    assert (infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")) == before
+    assert (infra.files(infra.app_dir("proxy"), but_outcome=True), services(infra, docker_client, "proxy")) == before
+    assert held_recorded(infra, "proxy", "held-manual-migration", PROXY_NEW)
 
 
 def test_a_recipe_without_a_release_tag_is_held_unparseable_and_nothing_is_touched(infra, docker_client):
     # A real traefik recipe's only tag is `v2.4.8`: no tag is a release (x.y.z+upstream).
     infra.install_at("proxy", PROXY_NEW)
-    before = infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")
+    before = infra.files(infra.app_dir("proxy"), but_outcome=True), services(infra, docker_client, "proxy")
     for tag in infra.git("proxy", "tag", "--list").split():
         infra.git("proxy", "tag", "-d", tag)
     infra.release("proxy", "v2.4.8", "next")
@@ -247,7 +256,8 @@ def test_a_recipe_without_a_release_tag_is_held_unparseable_and_nothing_is_touch
     assert not [s for s in result["steps"] if s.startswith(("deploy", "undeploy", "snapshot"))]
     (alert,) = alerts_of(infra, "held-unparseable")
     assert alert["current"] == PROXY_NEW and "v2.4.8" in alert["reason"] and alert["push"] == "sent"
-    assert (infra.files(infra.app_dir("proxy")), services(infra, docker_client, "proxy")) == before
+    assert (infra.files(infra.app_dir("proxy"), but_outcome=True), services(infra, docker_client, "proxy")) == before
+    assert held_recorded(infra, "proxy", "held-unparseable", PROXY_NEW)
     assert infra.last_good("proxy") == PROXY_NEW and page(infra, docker_client, "proxy")[0] == 200
 
 

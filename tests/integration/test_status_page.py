@@ -3,7 +3,9 @@
 One state directory gets, through the real executables: a green cold run of
 fx-web (which promotes its canonical), a quick run at a broken ref (red; the
 known-good is restored), a red cold run at the same broken ref, and a held
-reconcile of the warm proxy (a major release appeared). ccci-status renders
+reconcile of the warm proxy (a major release appeared; reconciled twice, the
+page says since the first). The red run is named by `--run-id` as the bridge
+names the runs it asks CI for. ccci-status renders
 it; Debian's chromium, headless, driven by Playwright for Python, looks at
 it the way a person would. Screenshots go to `<this test's tmp dir>/screenshots/`
 (pytest keeps the last three runs under /tmp/pytest-of-<user>/); the test
@@ -16,6 +18,7 @@ never downloads a browser.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +26,8 @@ from pathlib import Path
 import pytest
 
 from ccci.capabilities import status_page
+from ccci.capabilities.canonical import Verified
+from ccci.capabilities.infra_state import InfraState
 from ccci.entry.common import load_config
 from ccci.pure import config as config_mod
 from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
@@ -35,6 +40,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 PROXY_NEW = "1.1.0+v2.10.1"
 BROKEN = "broken/unhealthy"
 RED = "rgb(180, 35, 24)"  # --red in the page's CSS
+
+
+def shown(stamp: str) -> str:
+    """A stamp ccci records (`2027-01-15T08:00:00[.ffffff][Z]`) as the page shows it."""
+    return stamp[:19].replace("T", " ") + "Z"
 
 
 def ccci(script: str, config: Path, *args: str) -> tuple[int, dict, str]:
@@ -74,12 +84,23 @@ def test_a_person_sees_green_red_rolled_back_and_held(infra, bed, browser, tmp_p
     assert code == 0 and green["promotion"].startswith("promoted"), err[-2000:]
     code, quick, err = ccci("quick", bed, "fx-web", BROKEN)
     assert code == 1 and quick["mode"] == "quick" and quick["status"] == "failed", err[-2000:]
-    code, red, err = ccci("run", bed, "fx-web", "--ref", BROKEN)
+    chosen = secrets.token_hex(3)  # as the bridge does: the run id it passed to CI as RUN_ID
+    code, red, err = ccci("run", bed, "fx-web", "--ref", BROKEN, "--run-id", chosen)
     assert code == 1 and red["stages"][0]["status"] == "failed", err[-2000:]
+    assert red["run_id"] == chosen and Path(red["artifacts"]).name == f"fx-web-{chosen}"
+    # The quick run verified the known-good (before it reattached, after it restored): recorded.
+    verified = Verified.read(load_config(bed).state / "canonical" / "fx-web")
+    assert verified is not None and verified.ok
     infra.install_at("proxy", PROXY_NEW)
     infra.release("proxy", "2.0.0+v2.10.1", "next")
     code, held, err = infra.run("proxy")
     assert code == 3 and held["outcome"] == "held-major", err[-2000:]
+    first = InfraState(infra.app_dir("proxy")).last_outcome()
+    code, _, err = infra.run("proxy")  # the timer's next reconcile: held again, no sweep in between
+    assert code == 3, err[-2000:]
+    again = InfraState(infra.app_dir("proxy")).last_outcome()
+    assert first is not None and again is not None and first.outcome == again.outcome == "held-major"
+    assert again.since == first.since and again.at > first.at
 
     config = load_config(bed)
     site = status_page.render(config)
@@ -113,6 +134,13 @@ def test_a_person_sees_green_red_rolled_back_and_held(infra, bed, browser, tmp_p
     assert "held-major" in proxy.locator("td[data-label='last outcome']").inner_text()
     assert "held-major" in proxy.locator("td[data-label='open alerts']").inner_text()
     assert PROXY_NEW in proxy.locator("td[data-label='running']").inner_text()
+    # ... recorded by the reconciles themselves: held since the first, checked again at the second.
+    assert "latest 2.0.0+v2.10.1" in proxy.locator("td[data-label='last outcome']").inner_text()
+    since = proxy.locator("td[data-label='since']").inner_text()
+    assert shown(first.since) in since and f"last reconcile {shown(again.at)}" in since
+    # The canonical's last verify is the one the quick run recorded.
+    verify = canonical.locator("td[data-label='last verify']").inner_text()
+    assert verify.startswith("ok, ") and shown(verified.at) in verify
     # Trends: an SVG per recipe, drawn on the host.
     assert page.locator("#trends ~ .trends svg polyline").count() >= 2  # cold and quick lines for fx-web
 

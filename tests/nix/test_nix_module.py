@@ -134,6 +134,7 @@ def test_a_rich_host_renders_the_expected_files(nix_env: dict[str, str], nixlib:
         "poll_interval": 30,
         "max_body_bytes": 1048576,
         "http_timeout": 10,
+        "ccci_config": "/etc/ccci/config.json",  # the status page is on: the bridge refreshes and links it
     }
     # A unit's own file differs only in where secrets are read from.
     nightly = out["unitConfigs"]["ccci-nightly"]
@@ -242,6 +243,15 @@ def test_the_status_page_is_off_by_default(nix_env: dict[str, str], nixlib: Path
     # Nobody but root passes through stateDir.
     assert out["tmpfiles"]["10-ccci"] == {"/var/lib/ccci": {"d": {
         "mode": "0750", "user": "root", "group": "root", "age": "-", "argument": ""}}}
+
+
+def test_the_bridge_reads_cccis_config_only_while_the_status_page_is_on(nix_env: dict[str, str],
+                                                                          nixlib: Path) -> None:
+    without = {k: v for k, v in RICH.items() if k != "statusPage"}
+    assert rendered(nix_env, nixlib, host_expr(without))["bridge"]["ccci_config"] is None
+    chosen = {**RICH, "bridge": {**RICH["bridge"], "settings": {**RICH["bridge"]["settings"],
+                                                                 "ccciConfig": "/srv/ccci.json"}}}
+    assert rendered(nix_env, nixlib, host_expr(chosen))["bridge"]["ccci_config"] == "/srv/ccci.json"
 
 
 def test_the_status_page_is_rendered_by_its_unit_and_timer(nix_env: dict[str, str], nixlib: Path) -> None:

@@ -64,6 +64,7 @@ def test_config_round_trips_through_json(kind, port, allowlist, interval):
     (_with("allowlist", ["ok", "not ok"]), "allowlist"),
     (_with("poll_interval", 0), "poll_interval"),
     (_with("max_body_bytes", 10), "max_body_bytes"),
+    (_with("ccci_config", "etc/ccci/config.json"), "absolute path"),
     ({k: v for k, v in GOOD.items() if k != "drone"}, "drone"),
 ])
 def test_bad_config_is_one_clear_line(data, says):

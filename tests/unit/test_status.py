@@ -151,11 +151,10 @@ def test_a_canonical_a_quick_run_could_not_put_back_is_broken_and_a_failed_verif
     page = status.page(facts(canonicals=(status_facts.CanonicalFacts("fx-web", RECORD, META),), runs=(human,)))
     assert page["canonicals"][0]["state"] == "broken"
     assert page["canonicals"][0]["why"].startswith("CANONICAL NEEDS A HUMAN")
-    fell = run(result(mode=Mode.COLD, requested=Mode.QUICK,
-                      note="quick requested; ran cold because canonical fx-web's snapshot does not verify: x"),
-               finished=NOW)
-    page = status.page(facts(canonicals=(status_facts.CanonicalFacts("fx-web", RECORD, META),), runs=(fell,)))
-    assert page["canonicals"][0]["last_verify"].startswith("FAILED")
+    failed = {"at": "2027-01-15T08:00:00Z", "ok": False, "taken": META["taken"], "why": "app.tar: checksum mismatch"}
+    entry = canonical(verified=failed)
+    assert entry["last_verify"].startswith("FAILED") and entry["verified_at"] == "2027-01-15 08:00:00Z"
+    assert entry["state"] == "broken" and "checksum mismatch" in entry["why"]
 
 
 # -- warm infra --------------------------------------------------------------------------------

@@ -238,3 +238,26 @@ def test_a_job_refreshes_the_page_however_it_ends_but_not_after_refused_input(tm
     with pytest.raises(BadInput), status_page.refreshed_after(config):
         raise BadInput("refused input changes nothing")
     assert site.resolve() == second
+
+
+def test_renders_at_the_same_time_never_break_each_other(tmp_path, state):
+    """Jobs, the timer and the bridge render into one folder; a render removes the
+    generations it does not keep, so renders take turns (a flock beside the site)."""
+    import threading
+
+    config = make_config(tmp_path, state)
+    failed: list[object] = []
+
+    def renders() -> None:
+        for _ in range(4):
+            if status_page.render(config) is None:
+                failed.append("render")
+
+    workers = [threading.Thread(target=renders) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    site = tmp_path / "site"
+    assert failed == [] and (site / "index.html").is_file()
+    assert len(list(tmp_path.glob(".site.gen-*"))) <= 2

@@ -17,23 +17,26 @@ from collections.abc import Callable
 
 import attrs
 
+from ccci.jobs.bridge.page import RunPages
 from ccci.jobs.bridge.poller import Poller
 from ccci.jobs.bridge.server import WebhookServer
 from ccci.jobs.bridge.service import Bridge, Handled
 from ccci.jobs.bridge.store import Store
 from ccci.pure.bridge_config import BridgeConfig, Secrets
+from ccci.pure.config import Config
 from ccci.seams.drone import Drone
 from ccci.seams.forge import Forge
 
 log = logging.getLogger("ccci")
+PAGE_WAIT = 60.0  # seconds a stopping bridge waits for a status page render in progress
 
 
-def build(config: BridgeConfig) -> tuple[Bridge, Secrets]:
-    """The bridge and its secrets (read from their files now)."""
+def build(config: BridgeConfig, ccci: Config | None = None) -> tuple[Bridge, Secrets]:
+    """The bridge and its secrets (read from their files now); `ccci`: ccci's config, for its status page."""
     secrets = Secrets.read(config)
     forge = Forge(config.forge.url, secrets.forge_token, config.http_timeout)
     drone = Drone(config.drone, secrets.drone_token, config.http_timeout)
-    return Bridge(config, forge, drone, Store(config.state)), secrets
+    return Bridge(config, forge, drone, Store(config.state), RunPages(ccci)), secrets
 
 
 def stop_on_signals() -> threading.Event:
@@ -51,9 +54,10 @@ def _report_loop(bridge: Bridge, stop: threading.Event) -> None:
             log.exception("reporting results failed")
 
 
-def serve(config: BridgeConfig, stop: threading.Event, listening: Callable[[str], None]) -> None:
+def serve(config: BridgeConfig, stop: threading.Event, listening: Callable[[str], None],
+          ccci: Config | None = None) -> None:
     """Serve webhooks until `stop`; `listening(url)` once the socket is bound."""
-    bridge, secrets = build(config)
+    bridge, secrets = build(config, ccci)
     server = WebhookServer((config.listen_address, config.listen_port), bridge, secrets.webhook_secret)
     server.start()
     reporter = threading.Thread(target=_report_loop, args=(bridge, stop), name="ccci-bridge-report", daemon=True)
@@ -63,6 +67,7 @@ def serve(config: BridgeConfig, stop: threading.Event, listening: Callable[[str]
     stop.wait()
     server.shutdown()
     server.server_close()
+    bridge.pages.wait(PAGE_WAIT)
     log.info("stopped")
 
 
@@ -77,15 +82,17 @@ class PollPass:
         return {"outcomes": [o.to_json() for o in self.outcomes], "reported": self.reported}
 
 
-def poll(config: BridgeConfig, stop: threading.Event, once: bool) -> PollPass | None:
+def poll(config: BridgeConfig, stop: threading.Event, once: bool, ccci: Config | None = None) -> PollPass | None:
     """Poll until `stop`; with `once`, one pass, returned."""
-    bridge, _ = build(config)
+    bridge, _ = build(config, ccci)
     poller = Poller(bridge)
     while True:
         outcomes = poller.cycle()
         reported = bridge.report()
         if once:
+            bridge.pages.wait(PAGE_WAIT)  # the page shows what this pass did before the process ends
             return PollPass(outcomes, [p.build for p in reported])
         if stop.wait(config.poll_interval):
+            bridge.pages.wait(PAGE_WAIT)
             log.info("stopped")
             return None

@@ -22,8 +22,10 @@ from ccci.pure import trigger
 from ccci.pure.builds import CI, BuildRequest, BuildState, CIError
 from ccci.pure.bridge_config import BridgeConfig
 from ccci.seams.forge import Forge, ForgeError, StatusState
+from ccci.jobs.bridge.page import RunPages
 from ccci.jobs.bridge.store import PendingBuild, Store
 from ccci.pure.webhook import CommentEvent
+from ccci.pure.names import RunId
 from ccci.pure.results import Mode
 
 log = logging.getLogger("ccci")
@@ -61,11 +63,12 @@ def context(mode: Mode) -> str:
 
 
 class Bridge:
-    def __init__(self, config: BridgeConfig, forge: Forge, ci: CI, store: Store):
+    def __init__(self, config: BridgeConfig, forge: Forge, ci: CI, store: Store, pages: RunPages | None = None):
         self.config = config
         self.forge = forge
         self.ci = ci
         self.store = store
+        self.pages = pages or RunPages(None)  # the status page: refreshed on events, linked from comments
         self._allow = {login.lower() for login in config.allowlist} if config.allowlist is not None else None
 
     def handle(self, event: CommentEvent) -> Handled:
@@ -73,6 +76,8 @@ class Bridge:
         quiet = outcome.disposition in (Disposition.TRIGGERED, Disposition.IGNORED)
         level = logging.INFO if quiet else logging.WARNING
         log.log(level, "%s: %s: %s", event.where(), outcome.disposition.value, outcome.reason)
+        if outcome.disposition in (Disposition.TRIGGERED, Disposition.FAILED):
+            self.pages.refresh()
         return outcome
 
     def _decide(self, event: CommentEvent) -> Handled:
@@ -100,7 +105,8 @@ class Bridge:
             sha = event.head_sha or self.forge.pull_head(event.repo, event.number)
         except ForgeError as error:
             return Handled(Disposition.FAILED, f"cannot read the PR head: {error}", mode=mode)
-        request = BuildRequest(recipe, sha, mode)
+        run_id = RunId.new()  # ours to name, so the comment can link the run's page now
+        request = BuildRequest(recipe, sha, mode, run_id)
         try:
             build = self.ci.start(request)
         except CIError as error:
@@ -111,12 +117,12 @@ class Bridge:
             return Handled(Disposition.FAILED, f"CI refused the build: {error}", mode=mode)
         self.store.add_pending(PendingBuild(
             build=build.number, url=build.url, repo=event.repo, pr=event.number, sha=sha,
-            recipe=recipe.value, mode=mode, comment_id=event.comment_id,
+            recipe=recipe.value, mode=mode, comment_id=event.comment_id, run_id=run_id.value,
         ))
         self._tell(event.repo, event.number, sha, mode, StatusState.PENDING,
                    f"queued: {mode.value} run (build #{build.number})", build.url,
                    f"ccci: queued a **{mode.value}** run of `{recipe}` at `{sha[:10]}`: "
-                   f"build [#{build.number}]({build.url}).")
+                   f"build [#{build.number}]({build.url})." + self.pages.mention(recipe.value, run_id.value))
         return Handled(Disposition.TRIGGERED, f"{mode.value} run of {recipe} at {sha[:10]}: build #{build.number}",
                        build=build.number, mode=mode)
 
@@ -164,7 +170,8 @@ class Bridge:
                                       f"{mode} run {word} (build #{pending.build})", pending.url)
                 self.forge.comment(pending.repo, pending.pr,
                                    f"ccci: **{mode}** run of `{pending.recipe}` at `{pending.sha[:10]}`: "
-                                   f"**{word}**, build [#{pending.build}]({pending.url}).")
+                                   f"**{word}**, build [#{pending.build}]({pending.url})."
+                                   + self.pages.mention(pending.recipe, pending.run_id))
             except ForgeError as error:
                 log.warning("build #%d: cannot report on %s#%d yet: %s",
                             pending.build, pending.repo, pending.pr, error)
@@ -173,4 +180,6 @@ class Bridge:
             log.info("build #%d (%s run of %s on %s#%d): %s, reported",
                      pending.build, mode, pending.recipe, pending.repo, pending.pr, word)
             done.append(pending)
+        if done:
+            self.pages.refresh()
         return done

@@ -42,6 +42,7 @@ class PendingBuild:
     recipe: str
     mode: Mode
     comment_id: int
+    run_id: str = ""  # the run id passed to CI as RUN_ID ("": a state file from before run ids)
 
 
 @attrs.define
