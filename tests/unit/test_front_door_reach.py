@@ -12,7 +12,6 @@ domain. Generated names probe the class (the resolver override) as well.
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import subprocess
 import threading
