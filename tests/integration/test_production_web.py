@@ -19,7 +19,6 @@ no port of their own: traefik is the only way in.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -31,12 +30,11 @@ import pytest
 
 from ccci.pure.names import Domain, stack_name
 from ccci.seams import engine, http
-from tests.fixtures.production import build_traefik_image, front_door_script
+from tests.fixtures.production import build_traefik_image, front_door_script, repo_env
 from tests.integration.test_cold_run import assert_nothing_left, ccci_run, stage_map
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 OLD, NEW, BROKEN = "5.0.0+v3.6.12", "5.1.0+v3.6.15", "5.2.0+v3.6.15"
 
 
@@ -143,9 +141,7 @@ class Reconciles:
                               check=True, capture_output=True, text=True).stdout.strip()
 
     def run(self, app: str) -> tuple[int, dict, str]:
-        path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": f"{REPO}:{path}" if path else str(REPO),
-               "WILDCARD_DIR": str(self.door.ca.parent / "wildcard")}
+        env = repo_env(WILDCARD_DIR=str(self.door.ca.parent / "wildcard"))
         done = subprocess.run([sys.executable, "-m", "ccci.entry.reconcile", "--config", str(self.path), app],
                               capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, env=env)
         result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
@@ -201,5 +197,6 @@ def test_the_reconciler_upgrades_the_front_door_and_rolls_a_broken_one_back_whil
             record_property(f"{phase}_failed_requests", summary["failed"])
             record_property(f"{phase}_requests", summary["requests"])
             record_property(f"{phase}_longest_outage_s", summary["longest_outage_s"])
-        # Leave the bed's warm front door as the session found it.
-        assert front_door_script("up").returncode == 0
+        # The warm front door again, as the session had it.
+        back = front_door_script("up")
+        assert back.returncode == 0, f"tests/bed/front-door up failed: {back.stderr[-2000:]}"
