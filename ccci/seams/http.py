@@ -6,18 +6,17 @@ reset, a malformed answer or URL. Redirects are not followed unless a caller
 asks (a health probe sees what a browser would): an API that redirects is
 answering something else, and its callers fail closed on it. TLS is always
 verified: against the system's trust store, or the CA file a caller names
-(a test bed's own CA). A caller may also name the address every connection
-goes to (`connect_to`, e.g. a proxy on loopback; the port stays the URL's):
-the URL's host is still
+(a test bed's own CA; read at every call, so a renewed file counts at once).
+A caller may also name the address every connection goes to (`connect_to`,
+e.g. a proxy on loopback; the port stays the URL's): the URL's host is still
 the SNI, the certificate's name and the Host header, so a domain no DNS
-knows is reached exactly as production reaches it. The request is logged as method
-and URL without userinfo, query or fragment (`shown_url`); headers (where
-the tokens are) and bodies never are.
+knows is reached exactly as production reaches it. The request is logged as
+method and URL without userinfo, query or fragment (`shown_url`); headers
+(where the tokens are) and bodies never are.
 """
 
 from __future__ import annotations
 
-import functools
 import http.client
 import logging
 import socket
@@ -80,7 +79,6 @@ class _Pinned(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
                             context=self._context)
 
 
-@functools.lru_cache(maxsize=16)
 def _opener(address: str | None, ca_file: str | None, follow: bool) -> urllib.request.OpenerDirector:
     if address is None and ca_file is None:
         return _FOLLOWING if follow else _OPENER
