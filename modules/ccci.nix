@@ -493,13 +493,29 @@ in
       type = types.enum [
         "domain"
         "host-port"
+        "local-proxy"
       ];
       default = "domain";
       description = ''
         How ccci reaches an app over HTTP. `domain`: `https://<app domain>/`
         through the host's proxy (traefik), the choice for a real host.
+        `local-proxy`: the same, but connecting to the proxy on 127.0.0.1
+        whatever the domain resolves to (SNI and Host stay the domain), for
+        a host whose domains no DNS knows; the host's resolver is unchanged.
         `host-port`: the port the swarm published, with the domain as Host
         header; only for a test bed without a proxy or DNS.
+      '';
+    };
+
+    caCertificates = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/var/lib/ccci-testbed/tls/ca.pem";
+      description = ''
+        A PEM file of the certificate authorities that apps' HTTPS (ccci's
+        probes and the tests it runs) is verified against instead of the
+        system's trust store, e.g. a private CA; null: the system's store.
+        Verification is never switched off. Not a secret: a plain path.
       '';
     };
 

@@ -223,7 +223,7 @@ class AppUnderTest:
             return self.stack.wait_gone(self.config.timeouts.undeploy)
 
     def endpoint(self) -> health.Endpoint:
-        return health.endpoint(self.stack, self.domain, self.config.ingress)
+        return health.endpoint(self.stack, self.domain, self.config.ingress, self.config.ca_certificates)
 
     def ensure_target_up(self) -> None:
         self.ensure_app()
@@ -309,7 +309,7 @@ class AppUnderTest:
         assert self.target is not None
         endpoint = self.endpoint()
         env = {
-            "CCCI_URL": endpoint.url,
+            **endpoint.test_env(self.config.base_domain),
             "CCCI_DOMAIN": self.domain.value,
             "CCCI_STACK": self.stack_name,
             "CCCI_RECIPE": self.recipe.value,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -167,23 +168,45 @@ def wait_converged(
 
 @attrs.frozen
 class Endpoint:
-    """Where the app answers HTTP, and the Host header to send."""
+    """Where the app answers HTTP, and the Host header to send.
+
+    connect_to: the address every connection goes to whatever `host`
+    resolves to (a proxy on loopback), with `host` as SNI and Host. ca_file:
+    the CAs TLS is verified against instead of the system's."""
 
     url: str
     host: str
+    connect_to: str | None = None
+    ca_file: str | None = None
 
     def get(self, path: str = "/", timeout: float = 10) -> tuple[int, str]:
         """The status and (the first MiB of) the body; http.HttpError when nothing answers."""
         reply = http.call("GET", self.url.rstrip("/") + path, headers={"Host": self.host}, timeout=timeout,
-                          follow_redirects=True, limit=1 << 20)
+                          follow_redirects=True, limit=1 << 20, connect_to=self.connect_to, ca_file=self.ca_file)
         return reply.status, reply.body.decode(errors="replace")
 
+    def test_env(self, names: str) -> dict[str, str]:
+        """How a test process reaches the app as ccci does: CCCI_URL; under a
+        fixed proxy address, every name under the domains in `names` (space
+        separated) connects there (the `ccci.generic.connect` plugin, and
+        CCCI_RESOLVE in curl's --resolve form for other tools); with a CA
+        file, the variables OpenSSL, requests and curl read it from."""
+        env = {"CCCI_URL": self.url}
+        if self.connect_to is not None:
+            port = urllib.parse.urlsplit(self.url).port or 443
+            env |= {"CCCI_CONNECT_TO": self.connect_to, "CCCI_CONNECT_NAMES": names,
+                    "CCCI_RESOLVE": f"{self.host}:{port}:{self.connect_to}"}
+        if self.ca_file is not None:
+            env |= {"SSL_CERT_FILE": self.ca_file, "REQUESTS_CA_BUNDLE": self.ca_file,
+                    "CURL_CA_BUNDLE": self.ca_file}
+        return env
 
-def endpoint(stack: Stack, domain: Domain, ingress: Ingress) -> Endpoint:
-    """Where a stack's app answers: through the host's proxy, or the port swarm published."""
+
+def endpoint(stack: Stack, domain: Domain, ingress: Ingress, ca_file: str | None = None) -> Endpoint:
+    """Where a stack's app answers: through a proxy by its domain, or the port swarm published."""
     if ingress is Ingress.HOST_PORT:
         return Endpoint(f"http://127.0.0.1:{stack.published_port('app')}", domain.value)
-    return Endpoint(f"https://{domain.value}", domain.value)
+    return Endpoint(f"https://{domain.value}", domain.value, ingress.proxy_address, ca_file)
 
 
 def wait_http(endpoint: Endpoint, timeout: float, path: str = "/") -> int:

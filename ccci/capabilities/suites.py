@@ -7,7 +7,8 @@ Three sources, always in this order within a stage:
   3. in the custom stage only, the recipe's own tests, `tests/ccci/test_*.py` in
      the recipe's repository.
 Each suite runs as a pytest subprocess (through `proc`) with the app's
-coordinates in its environment, and writes its own JUnit file.
+coordinates in its environment (`health.Endpoint.test_env`: how to reach it,
+the CA to verify it against), and writes its own JUnit file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import attrs
 from ccci.seams import proc
 
 GENERIC = Path(__file__).parents[1] / "generic"
+# Loaded into every suite: reach apps through a fixed proxy address as ccci does (a no-op otherwise).
+CONNECT_PLUGIN = "ccci.generic.connect"
 
 # Which generic test files belong to which stage.
 GENERIC_FOR_STAGE = {
@@ -88,7 +91,7 @@ def run_suite(
     out_dir.mkdir(parents=True, exist_ok=True)
     report = out_dir / f"{name}.xml"
     argv = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", CONNECT_PLUGIN,
         "-c", "/dev/null", "--rootdir", str(files[0].parent),
         f"--junitxml={report}", *map(str, files),
     ]

@@ -88,7 +88,8 @@ class Reconciler:
         self._left_alone = False  # a rollback-failed marker: this reconcile writes nothing at all
         self.rollout = Rollout(
             name, config, self.spec, self.recipe, self.domain, self.abra, stack,
-            HealthGate(stack, self.spec.health, lambda: health.endpoint(stack, self.domain, config.ingress)),
+            HealthGate(stack, self.spec.health, lambda: health.endpoint(stack, self.domain, config.ingress,
+                                                                    config.ca_certificates)),
             self.state, Snapshots(folder / "snapshot", self.calls), Alerts(config.state, config.alerts),
             self.calls, self.result,
         )

@@ -31,10 +31,20 @@ class Ingress(enum.Enum):
     domain: https://<domain>/ through the host's proxy (a real CI host).
     host-port: the host port the swarm published for the app's `app` service,
     with the domain as Host header (a test bed without a proxy or DNS).
+    local-proxy: https://<domain>/ through the proxy listening on this host's
+    loopback (127.0.0.1:443), with the domain as SNI and Host, whatever DNS
+    says of it: production's path on a host whose domains no DNS knows (the
+    test bed's front door), with no change to the host's resolver.
     """
 
     DOMAIN = "domain"
     HOST_PORT = "host-port"
+    LOCAL_PROXY = "local-proxy"
+
+    @property
+    def proxy_address(self) -> str | None:
+        """The address every app's HTTP(S) connects to whatever its domain resolves to, if fixed."""
+        return "127.0.0.1" if self is Ingress.LOCAL_PROXY else None
 
 
 def _recipe_name(value: str) -> None:
@@ -190,6 +200,10 @@ class Config:
     # resolve (a test bed, a private network).
     domain_checks: bool = True
     ingress: Ingress = Ingress.DOMAIN
+    # A PEM file of the CAs that apps' HTTPS (ccci's probes and the tests it
+    # runs) is verified against instead of the system's trust store, e.g. a
+    # test bed's own CA. Verification is never switched off.
+    ca_certificates: Annotated[str, strict.Check(_absolute_path)] | None = None
     keep_runs: Count = 50
     timeouts: Timeouts = Timeouts()
     recipes: dict[RecipeKey, RecipeSettings] = attrs.Factory(dict)

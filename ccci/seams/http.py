@@ -4,16 +4,23 @@
 means) and raises `HttpError` only when no reply came: refused, timed out,
 reset, a malformed answer or URL. Redirects are not followed unless a caller
 asks (a health probe sees what a browser would): an API that redirects is
-answering something else, and its callers fail closed on it. TLS is
-verified against the system's trust store. The request is logged as method
-and URL without userinfo, query or fragment (`shown_url`); headers (where
-the tokens are) and bodies never are.
+answering something else, and its callers fail closed on it. TLS is always
+verified: against the system's trust store, or the CA file a caller names
+(a test bed's own CA; read at every call, so a renewed file counts at once).
+A caller may also name the address every connection goes to (`connect_to`,
+e.g. a proxy on loopback; the port stays the URL's): the URL's host is still
+the SNI, the certificate's name and the Host header, so a domain no DNS
+knows is reached exactly as production reaches it. The request is logged as
+method and URL without userinfo, query or fragment (`shown_url`); headers
+(where the tokens are) and bodies never are.
 """
 
 from __future__ import annotations
 
 import http.client
 import logging
+import socket
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,6 +54,41 @@ _OPENER = urllib.request.build_opener(_NoRedirect())
 _FOLLOWING = urllib.request.build_opener()
 
 
+class _Pinned(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """Connects every request to one address (on the URL's port); the URL's
+    host stays SNI, the certificate's name and Host."""
+
+    def __init__(self, address: str | None, context: ssl.SSLContext):
+        urllib.request.HTTPHandler.__init__(self)
+        urllib.request.HTTPSHandler.__init__(self, context=context)
+        self.address = address
+
+    def _pin(self, connection: http.client.HTTPConnection) -> http.client.HTTPConnection:
+        if self.address is not None:
+            address = self.address
+            connection._create_connection = (  # type: ignore[attr-defined]  # http.client's own hook
+                lambda where, *rest: socket.create_connection((address, where[1]), *rest)
+            )
+        return connection
+
+    def http_open(self, req: urllib.request.Request):  # type: ignore[no-untyped-def]
+        return self.do_open(lambda host, **kw: self._pin(http.client.HTTPConnection(host, **kw)), req)
+
+    def https_open(self, req: urllib.request.Request):  # type: ignore[no-untyped-def]
+        return self.do_open(lambda host, **kw: self._pin(http.client.HTTPSConnection(host, **kw)), req,
+                            context=self._context)
+
+
+def _opener(address: str | None, ca_file: str | None, follow: bool) -> urllib.request.OpenerDirector:
+    if address is None and ca_file is None:
+        return _FOLLOWING if follow else _OPENER
+    context = ssl.create_default_context(cafile=ca_file)  # verifies names and chains, as the default does
+    handlers: list[urllib.request.BaseHandler] = [_Pinned(address, context)]
+    if not follow:
+        handlers.append(_NoRedirect())
+    return urllib.request.build_opener(*handlers)
+
+
 def shown_url(url: str) -> str:
     """A URL as it may be logged: no userinfo, no query, no fragment."""
     parts = urllib.parse.urlsplit(url)
@@ -65,12 +107,18 @@ def call(
     timeout: float = 10.0,
     follow_redirects: bool = False,
     limit: int | None = None,
+    connect_to: str | None = None,
+    ca_file: str | None = None,
 ) -> Reply:
-    """One request; the reply's body is read up to `limit` bytes (all of it by default)."""
+    """One request; the reply's body is read up to `limit` bytes (all of it by default).
+
+    connect_to: the address every connection of this request goes to (on the
+    URL's port), redirects included, whatever the URL's host resolves to. ca_file: the CAs to verify TLS against instead of
+    the system's (a file that cannot be read is an HttpError)."""
     shown = shown_url(url)
-    log.debug("%s %s", method, shown)
-    opener = _FOLLOWING if follow_redirects else _OPENER
+    log.debug("%s %s%s", method, shown, f" via {connect_to}" if connect_to else "")
     try:
+        opener = _opener(connect_to, ca_file, follow_redirects)
         request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
         with opener.open(request, timeout=timeout) as response:
             return Reply(response.status, response.read(limit))

@@ -35,6 +35,8 @@ def test_config_round_trips_through_json(base, ingress, keep, converge):
         ({"base_domain": "ci.test", "recipe_source": "https://x/y.git"}, "{recipe}"),
         ({"base_domain": "ci.test", "recipes": {"../x": {}}}, "bad recipe name"),
         ({"base_domain": "ci.test", "ingress": "carrier-pigeon"}, "ingress"),
+        ({"base_domain": "ci.test", "ca_certificates": "tls/ca.pem"}, "ca_certificates"),
+        ({"base_domain": "ci.test", "ca_certificates": 1}, "ca_certificates"),
         ({"base_domain": "ci.test", "keep_runs": 0}, "keep_runs"),
     ],
 )
