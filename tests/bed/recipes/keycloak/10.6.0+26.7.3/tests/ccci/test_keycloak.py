@@ -5,17 +5,31 @@ Standard library only.
 """
 import json
 import os
+import time
+import urllib.error
 import urllib.request
 
 URL = os.environ["CCCI_URL"].rstrip("/")
 DOMAIN = os.environ.get("CCCI_DOMAIN", "")
+SETTLE = 60  # seconds
 
 
 def get(path):
+    """The status and body. A 5xx is retried for up to SETTLE seconds: after a
+    restore, whose post-hook drops and recreates the database under the running
+    Keycloak, the first requests fail on pooled connections the drop ended
+    until the pool replaces them (as on a real server after `abra app restore`)."""
     headers = {"Host": DOMAIN} if DOMAIN else {}
-    req = urllib.request.Request(URL + path, headers=headers)
-    with urllib.request.urlopen(req, timeout=20) as resp:
-        return resp.status, resp.read().decode()
+    deadline = time.monotonic() + SETTLE
+    while True:
+        req = urllib.request.Request(URL + path, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as error:
+            if error.code < 500 or time.monotonic() >= deadline:
+                raise
+        time.sleep(1)
 
 
 def test_master_realm_publishes_its_openid_configuration():
