@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -36,6 +35,7 @@ from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
 from ccci.seams import engine, proc
 from ccci.seams.abra import Abra
 from tests.fixtures.volumes import tree
+from tests.fixtures.warm import Warm
 from tests.integration.test_cold_run import assert_nothing_left
 
 pytestmark = pytest.mark.integration
@@ -53,8 +53,10 @@ def keycloak_images():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-class KeycloakBed:
+class KeycloakBed(Warm):
     """A config of its own: state in tmp, a unique base domain, the recipe built from the tree."""
+
+    recipe = "keycloak"
 
     def __init__(self, bed_config, tmp_path: Path, *, canonical: bool):
         self.base = f"k{secrets.token_hex(3)}.ccci.test"
@@ -74,29 +76,8 @@ class KeycloakBed:
         self.config = load_config(self.path)
         self.domain = warm_domain(RecipeName("keycloak"), Domain(self.base))
 
-    @property
-    def canonical_dir(self) -> Path:
-        return self.state / "canonical" / "keycloak"
-
-    def warm_stack(self) -> str:
-        return stack_name(self.domain)
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(["git", "-C", str(self.repos / "keycloak"), *args],
-                              check=True, capture_output=True, text=True).stdout.strip()
-
     def run(self, script: str, *args: str, timeout: float = 2400) -> tuple[int, dict, str]:
-        done = subprocess.run([sys.executable, "-m", f"ccci.entry.{script}", "--config", str(self.path), *args],
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
-        return done.returncode, result, done.stderr
-
-    def record(self) -> dict:
-        return json.loads((self.canonical_dir / "canonical.json").read_text())
-
-    def snapshot_bytes(self) -> dict[str, bytes]:
-        current = self.canonical_dir / "snapshot" / "current"
-        return {p.name: p.read_bytes() for p in sorted(current.iterdir())}
+        return super().run(script, *args, timeout=timeout)
 
     def abra(self) -> Abra:
         return Abra.from_config(self.config, self.canonical_dir / "abra", proc.Calls())
@@ -153,6 +134,13 @@ def postgres_volume(bed: KeycloakBed) -> str:
     return f"{bed.warm_stack()}_postgres"
 
 
+def stable(text: str) -> str:
+    """A dump without pg_dump's per-dump random `\\restrict KEY` / `\\unrestrict KEY` lines
+    (PostgreSQL 15.14+): what is left is the database."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith(("\\restrict ", "\\unrestrict ")))
+
+
 def dump(client, volume: str) -> str:
     """pg_dump of the keycloak database kept in `volume`, by a throwaway
     PostgreSQL without a network, while the app is undeployed."""
@@ -167,7 +155,7 @@ def dump(client, volume: str) -> str:
             time.sleep(0.5)
         done = subprocess.run(["docker", "exec", name, "pg_dump", "-U", "keycloak", "keycloak"],
                               capture_output=True, text=True, check=True)
-        return done.stdout
+        return stable(done.stdout)
     finally:
         subprocess.run(["docker", "stop", "-t", "30", name], capture_output=True)
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
@@ -258,3 +246,84 @@ def test_quick_keeps_the_known_good_database_exactly(warm_bed, docker_client):
         assert status == 200 and json.loads(body)["issuer"] == f"https://{warm_bed.domain.value}/realms/{realm}"
     finally:
         undeploy_canonical(warm_bed, stack)
+
+
+# -- the reconciler's stateful path ------------------------------------------------------
+
+
+class KeycloakInfra(KeycloakBed):
+    """keycloak as warm infrastructure (stateful) at `sso.<base>`, gated by its own OIDC document."""
+
+    def __init__(self, bed_config, tmp_path: Path):
+        super().__init__(bed_config, tmp_path, canonical=False)
+        data = json.loads(self.path.read_text())
+        health = {"path": "/realms/master/.well-known/openid-configuration", "status": [200],
+                  "contains": "issuer", "window": 0, "samples": 3, "poll": 2.0}
+        data.update(recipes={}, infra={"sso": {"recipe": "keycloak", "domain": f"sso.{self.base}",
+                                               "stateful": True, "health": health}})
+        self.path.write_text(json.dumps(data))
+        self.config = load_config(self.path)
+        self.domain = Domain(f"sso.{self.base}")
+
+    def warm_stack(self) -> str:
+        return stack_name(self.domain)
+
+    def reconcile(self, *args: str) -> tuple[int, dict, str]:
+        return self.run("reconcile", "sso", *args)
+
+    def last_good(self) -> str:
+        return (self.state / "infra" / "sso" / "last_good").read_text().strip()
+
+    def stack(self, client) -> engine.Stack:
+        return engine.Stack(client, self.warm_stack())
+
+    def endpoint(self, client) -> Endpoint:
+        return Endpoint(f"http://127.0.0.1:{self.stack(client).published_port('app')}", self.domain.value)
+
+    def database(self, client) -> str:
+        """pg_dump of the running database."""
+        return stable(self.stack(client).exec("db", ["pg_dump", "-U", "keycloak", "keycloak"]))
+
+
+@pytest.fixture
+def infra_bed(bed_config, tmp_path, keycloak_images, swarm_lock, docker_client):
+    bed = KeycloakInfra(bed_config, tmp_path)
+    yield bed
+    bed.stack(docker_client).remove_leftovers()
+
+
+def test_the_reconciler_migrates_keycloak_and_rolls_a_broken_release_back_to_its_database(infra_bed, docker_client):
+    bed = infra_bed
+    new_commit = bed.git("rev-list", "-n1", NEW)
+    bed.git("tag", "-d", NEW)
+    code, result, err = bed.reconcile()
+    assert code == 0 and result["outcome"] == "installed" and bed.last_good() == OLD, err[-3000:]
+    bed.git("tag", "-a", NEW, new_commit, "-m", NEW)  # upstream releases NEW
+    realm, user = f"kept-{secrets.token_hex(3)}", f"user-{secrets.token_hex(3)}"
+    admin = Admin(bed.endpoint(docker_client),
+                  bed.stack(docker_client).exec("app", ["cat", "/run/secrets/admin_password"]).strip())
+    admin.create("/admin/realms", {"realm": realm, "enabled": True})
+    admin.create(f"/admin/realms/{realm}/users", {"username": user, "enabled": True})
+    assert "26.7.3" not in bed.database(docker_client)
+
+    # The upgrade migrates the schema and commits.
+    code, result, err = bed.reconcile()
+    assert code == 0 and result["outcome"] == "upgraded", err[-3000:]
+    assert bed.last_good() == NEW == result["running"]
+    assert "snapshot volumes" in " ".join(result["steps"]), result["steps"]
+    migrated = bed.database(docker_client)
+    assert "26.7.3" in migrated and realm in migrated and user in migrated
+
+    # The broken release never turns healthy: the snapshot taken before it is
+    # restored and the prior release redeployed, on the pre-upgrade database.
+    bed.git("tag", "-a", "10.7.0+26.7.3", bed.git("rev-parse", f"{BROKEN}^{{commit}}"), "-m", "broken")
+    code, result, err = bed.reconcile()
+    assert code == 4 and result["outcome"] == "rolled-back" and result["recovered"] is True, err[-3000:]
+    assert "restore snapshot" in result["steps"], result["steps"]
+    assert bed.last_good() == NEW == result["running"]
+    attempt, rollback = result["health"]
+    assert attempt["version"] == "10.7.0+26.7.3" and attempt["verdict"] != "healthy"
+    assert rollback["version"] == NEW and rollback["verdict"] == "healthy"
+    assert bed.database(docker_client) == migrated
+    status, body = bed.endpoint(docker_client).get(f"/realms/{realm}/.well-known/openid-configuration")
+    assert status == 200 and json.loads(body)["issuer"] == f"https://{bed.domain.value}/realms/{realm}"
