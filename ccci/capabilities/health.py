@@ -166,6 +166,23 @@ def wait_converged(
         time.sleep(poll)
 
 
+MAX_REDIRECTS = 10
+
+
+def route(endpoint_url: str, host: str, public_url: str) -> tuple[str, dict[str, str]]:
+    """Where a request for `public_url` goes, and the headers it adds.
+
+    A URL on the app's own domain goes through the endpoint (the host's
+    proxy, or the port a bed published), as the first request did: the
+    domain itself need not resolve. Any other URL is requested as it is.
+    """
+    parts = urllib.parse.urlsplit(public_url)
+    if (parts.hostname or "").lower() != host.lower():
+        return public_url, {}
+    path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return endpoint_url.rstrip("/") + path, {"Host": host}
+
+
 @attrs.frozen
 class Endpoint:
     """Where the app answers HTTP, and the Host header to send.
@@ -180,10 +197,19 @@ class Endpoint:
     ca_file: str | None = None
 
     def get(self, path: str = "/", timeout: float = 10) -> tuple[int, str]:
-        """The status and (the first MiB of) the body; http.HttpError when nothing answers."""
-        reply = http.call("GET", self.url.rstrip("/") + path, headers={"Host": self.host}, timeout=timeout,
-                          follow_redirects=True, limit=1 << 20, connect_to=self.connect_to, ca_file=self.ca_file)
-        return reply.status, reply.body.decode(errors="replace")
+        """The status and (the first MiB of) the body after redirects, which are
+        followed as a browser would, through this endpoint while they stay on the
+        app's domain (an app that redirects `/` to its own https URL, as Keycloak
+        does); http.HttpError when nothing answers."""
+        public = f"https://{self.host}{path}"
+        for _ in range(MAX_REDIRECTS + 1):
+            url, headers = route(self.url, self.host, public)
+            reply = http.call("GET", url, headers=headers, timeout=timeout, limit=1 << 20,
+                              connect_to=self.connect_to, ca_file=self.ca_file)
+            if not (300 <= reply.status < 400 and reply.location):
+                return reply.status, reply.body.decode(errors="replace")
+            public = urllib.parse.urljoin(public, reply.location)
+        raise http.HttpError(f"GET {http.shown_url(self.url + path)}: more than {MAX_REDIRECTS} redirects")
 
     def test_env(self, names: str) -> dict[str, str]:
         """How a test process reaches the app as ccci does: CCCI_URL; under a

@@ -43,6 +43,7 @@ class HttpError(Exception):
 class Reply:
     status: int
     body: bytes
+    location: str | None = None  # a redirect's Location header, when it was not followed
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -124,7 +125,8 @@ def call(
             return Reply(response.status, response.read(limit))
     except urllib.error.HTTPError as error:
         with error:
-            return Reply(error.code, error.read(limit))
+            location = error.headers.get("Location") if 300 <= error.code < 400 and error.headers else None
+            return Reply(error.code, error.read(limit), location)
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
         why = getattr(error, "reason", None) or error
         raise HttpError(f"{method} {shown}: no reply ({why})", why) from None
