@@ -183,6 +183,7 @@ def test_stop_removes_its_beds_stacks_and_state_and_nothing_else(tmp_path_factor
         assert engine.Stack(docker_client, other).leftovers() != {}
         assert sorted(i.id for i in docker_client.images.list(name="ccci-fixture/*")) == images_before
         assert api.networks(names=["proxy"])
+        assert api.services(filters={"name": "backupbot"}), "a private bed's stop removed the shared backupbot"
         assert docker_client.info()["Swarm"]["LocalNodeState"] == "active"
         again = subprocess.run([str(BED_SCRIPTS / "stop")], env=env, capture_output=True, text=True, timeout=60)
         assert again.returncode == 0 and "nothing to stop" in again.stderr
