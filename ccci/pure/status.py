@@ -318,8 +318,12 @@ def _infra(facts: InfraFacts, alerts: list[dict[str, Any]], nightly: list[tuple[
         # Every reconcile records how it ended (timer, nightly, by hand):
         # the truth, newer than any alert or sweep it raised.
         ended = _epoch(recorded.get("at"))
-        entry |= {"outcome": _text(recorded, "outcome"), "since": _iso(_epoch(recorded.get("since"))),
-                  "last_reconcile": _iso(ended), "why": _text(recorded, "reason"),
+        began = _epoch(recorded.get("since"))
+        # A later reconcile that found the same outcome is shown even when it
+        # fell in the same second as the first (the page shows whole seconds).
+        again = ended is not None and began is not None and ended > began
+        entry |= {"outcome": _text(recorded, "outcome"), "since": _iso(began),
+                  "last_reconcile": _iso(ended) if again else "", "why": _text(recorded, "reason"),
                   "versions": _versions(recorded)}
         if ended is not None:
             events.append((ended, _text(recorded, "outcome"), _text(recorded, "reason")))

@@ -128,6 +128,16 @@ def test_the_page_shows_the_recorded_outcome_since_when_even_without_a_sweep(tmp
     assert (page["outcome"], page["since"], page["last_reconcile"]) == \
         ("noop-healthy", "2027-01-15 08:00:00Z", "2027-01-15 09:00:00Z")
     assert page["versions"] == "1.0.0+v1.0" and page["open_alerts"] == []  # healthy closes the hold's alert
+    # A new situation: its first reconcile shows no "last reconcile"; the next
+    # one, in the same whole second, is still a later check and shown as one.
+    state.record_outcome(LastOutcome("held-major", "2027-01-15T10:00:00.100000", "2027-01-15T10:00:00.100000",
+                                     current="1.0.0+v1.0", latest="2.0.0+v1.0"))
+    page = status.page(status_page.facts(cfg))["infra"][0]
+    assert (page["since"], page["last_reconcile"]) == ("2027-01-15 10:00:00Z", "")
+    state.record_outcome(LastOutcome("held-major", "2027-01-15T10:00:00.700000", "2027-01-15T10:00:00.700000",
+                                     current="1.0.0+v1.0", latest="2.0.0+v1.0"))
+    page = status.page(status_page.facts(cfg))["infra"][0]
+    assert (page["since"], page["last_reconcile"]) == ("2027-01-15 10:00:00Z", "2027-01-15 10:00:00Z")
     state.outcome_path.write_text("{not json")
     page = status.page(status_page.facts(cfg))["infra"][0]
     assert page["unreadable"].startswith("last-outcome unreadable") and page["outcome"] == "held-major"
