@@ -14,6 +14,10 @@ canonical's database to the newer Keycloak), and after a failing --quick the
 database is the known-good's again, compared by a dump, and serves on the
 known-good version. Keycloak starts in one to two minutes on 2 cores: this
 module takes a while.
+
+Every app is reached as production reaches it: through the bed's front door
+(traefik on 443, tests/fixtures/production.py) by its domain, TLS verified
+against the bed's CA; the recipe publishes no port.
 """
 
 from __future__ import annotations
@@ -23,16 +27,14 @@ import secrets
 import subprocess
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from ccci.capabilities.health import Endpoint, utc_stamp, wait_converged, wait_http
+from ccci.capabilities.health import Endpoint, endpoint, utc_stamp, wait_converged, wait_http
 from ccci.entry.common import load_config
-from ccci.pure import config as config_mod
 from ccci.pure.names import Domain, RecipeName, stack_name, warm_domain
-from ccci.seams import engine, proc
+from ccci.seams import engine, http, proc
 from ccci.seams.abra import Abra
 from tests.fixtures.volumes import tree
 from tests.fixtures.warm import Warm
@@ -54,27 +56,31 @@ def keycloak_images():
 
 
 class KeycloakBed(Warm):
-    """A config of its own: state in tmp, a unique base domain, the recipe built from the tree."""
+    """A config of its own: state in tmp, the front door's reach (its base
+    domain, ingress and CA), the recipe built from the tree."""
 
     recipe = "keycloak"
 
-    def __init__(self, bed_config, tmp_path: Path, *, canonical: bool):
-        self.base = f"k{secrets.token_hex(3)}.ccci.test"
+    def __init__(self, front_door, tmp_path: Path, *, canonical: bool):
+        self.base = front_door.base
         self.repos = tmp_path / "recipes"
         self.state = tmp_path / "state"
         subprocess.run([str(BED_SRC / "recipes" / "build"), str(self.repos), "keycloak"],
                        check=True, capture_output=True)
-        data = json.loads(config_mod.dump(bed_config))
+        data = json.loads(front_door.config_path.read_text())
         data.update(
-            base_domain=self.base, state_dir=str(self.state),
-            recipe_source=f"file://{self.repos}/{{recipe}}",
-            recipes={"keycloak": {"canonical": canonical}},
+            state_dir=str(self.state), recipe_source=f"file://{self.repos}/{{recipe}}",
+            recipes={"keycloak": {"canonical": canonical}}, infra={},
         )
-        data["timeouts"].update(converge=START, http=120, abra=900, tests=600)
+        data["timeouts"] = {**data.get("timeouts", {}), "converge": START, "http": 120, "abra": 900, "tests": 600}
         self.path = tmp_path / "config.json"
         self.path.write_text(json.dumps(data))
         self.config = load_config(self.path)
         self.domain = warm_domain(RecipeName("keycloak"), Domain(self.base))
+
+    def endpoint(self, stack: engine.Stack) -> Endpoint:
+        """Where the deployed app answers: through the front door by its domain."""
+        return endpoint(stack, self.domain, self.config.ingress, self.config.ca_certificates)
 
     def run(self, script: str, *args: str, timeout: float = 2400) -> tuple[int, dict, str]:
         return super().run(script, *args, timeout=timeout)
@@ -84,13 +90,13 @@ class KeycloakBed(Warm):
 
 
 @pytest.fixture
-def cold_bed(bed_config, tmp_path, keycloak_images, swarm_lock):
-    return KeycloakBed(bed_config, tmp_path, canonical=False)
+def cold_bed(front_door, tmp_path, keycloak_images, swarm_lock):
+    return KeycloakBed(front_door, tmp_path, canonical=False)
 
 
 @pytest.fixture
-def warm_bed(bed_config, tmp_path, keycloak_images, swarm_lock, docker_client):
-    bed = KeycloakBed(bed_config, tmp_path, canonical=True)
+def warm_bed(front_door, tmp_path, keycloak_images, swarm_lock, docker_client):
+    bed = KeycloakBed(front_door, tmp_path, canonical=True)
     yield bed
     engine.Stack(docker_client, bed.warm_stack()).remove_leftovers()
 
@@ -175,9 +181,10 @@ class Admin:
         headers = {"Host": self.endpoint.host, "Content-Type": kind}
         if getattr(self, "token", None):
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.endpoint.url + path, body, headers, method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.read().decode()
+        reply = http.call(method, self.endpoint.url + path, body=body, headers=headers, timeout=30,
+                          connect_to=self.endpoint.connect_to, ca_file=self.endpoint.ca_file)
+        assert 200 <= reply.status < 300, (method, path, reply.status, reply.body[:300])
+        return reply.body.decode()
 
     def create(self, path: str, what: dict) -> None:
         self.call("POST", path, json.dumps(what).encode())
@@ -188,9 +195,9 @@ def deploy_canonical(bed: KeycloakBed, client) -> tuple[engine.Stack, Endpoint]:
     since = utc_stamp()
     bed.abra().deploy(bed.domain, bed.record()["version"], force=True)
     wait_converged(stack, START, started_iso=since)
-    endpoint = Endpoint(f"http://127.0.0.1:{stack.published_port('app')}", bed.domain.value)
-    wait_http(endpoint, 120)
-    return stack, endpoint
+    reach = bed.endpoint(stack)
+    wait_http(reach, 120)
+    return stack, reach
 
 
 def undeploy_canonical(bed: KeycloakBed, stack: engine.Stack) -> None:
@@ -252,18 +259,18 @@ def test_quick_keeps_the_known_good_database_exactly(warm_bed, docker_client):
 
 
 class KeycloakInfra(KeycloakBed):
-    """keycloak as warm infrastructure (stateful) at `sso.<base>`, gated by its own OIDC document."""
+    """keycloak as warm infrastructure (stateful) at `sso-<hex>.<base>`, gated by its own OIDC document."""
 
-    def __init__(self, bed_config, tmp_path: Path):
-        super().__init__(bed_config, tmp_path, canonical=False)
+    def __init__(self, front_door, tmp_path: Path):
+        super().__init__(front_door, tmp_path, canonical=False)
         data = json.loads(self.path.read_text())
         health = {"path": "/realms/master/.well-known/openid-configuration", "status": [200],
                   "contains": "issuer", "window": 0, "samples": 3, "poll": 2.0}
-        data.update(recipes={}, infra={"sso": {"recipe": "keycloak", "domain": f"sso.{self.base}",
+        self.domain = Domain(f"sso-{secrets.token_hex(3)}.{self.base}")
+        data.update(recipes={}, infra={"sso": {"recipe": "keycloak", "domain": self.domain.value,
                                                "stateful": True, "health": health}})
         self.path.write_text(json.dumps(data))
         self.config = load_config(self.path)
-        self.domain = Domain(f"sso.{self.base}")
 
     def warm_stack(self) -> str:
         return stack_name(self.domain)
@@ -277,17 +284,14 @@ class KeycloakInfra(KeycloakBed):
     def stack(self, client) -> engine.Stack:
         return engine.Stack(client, self.warm_stack())
 
-    def endpoint(self, client) -> Endpoint:
-        return Endpoint(f"http://127.0.0.1:{self.stack(client).published_port('app')}", self.domain.value)
-
     def database(self, client) -> str:
         """pg_dump of the running database."""
         return stable(self.stack(client).exec("db", ["pg_dump", "-U", "keycloak", "keycloak"]))
 
 
 @pytest.fixture
-def infra_bed(bed_config, tmp_path, keycloak_images, swarm_lock, docker_client):
-    bed = KeycloakInfra(bed_config, tmp_path)
+def infra_bed(front_door, tmp_path, keycloak_images, swarm_lock, docker_client):
+    bed = KeycloakInfra(front_door, tmp_path)
     yield bed
     bed.stack(docker_client).remove_leftovers()
 
@@ -300,7 +304,7 @@ def test_the_reconciler_migrates_keycloak_and_rolls_a_broken_release_back_to_its
     assert code == 0 and result["outcome"] == "installed" and bed.last_good() == OLD, err[-3000:]
     bed.git("tag", "-a", NEW, new_commit, "-m", NEW)  # upstream releases NEW
     realm, user = f"kept-{secrets.token_hex(3)}", f"user-{secrets.token_hex(3)}"
-    admin = Admin(bed.endpoint(docker_client),
+    admin = Admin(bed.endpoint(bed.stack(docker_client)),
                   bed.stack(docker_client).exec("app", ["cat", "/run/secrets/admin_password"]).strip())
     admin.create("/admin/realms", {"realm": realm, "enabled": True})
     admin.create(f"/admin/realms/{realm}/users", {"username": user, "enabled": True})
@@ -325,5 +329,5 @@ def test_the_reconciler_migrates_keycloak_and_rolls_a_broken_release_back_to_its
     assert attempt["version"] == "10.7.0+26.7.3" and attempt["verdict"] != "healthy"
     assert rollback["version"] == NEW and rollback["verdict"] == "healthy"
     assert bed.database(docker_client) == migrated
-    status, body = bed.endpoint(docker_client).get(f"/realms/{realm}/.well-known/openid-configuration")
+    status, body = bed.endpoint(bed.stack(docker_client)).get(f"/realms/{realm}/.well-known/openid-configuration")
     assert status == 200 and json.loads(body)["issuer"] == f"https://{bed.domain.value}/realms/{realm}"
