@@ -169,11 +169,25 @@ def chosen_run_id(value: str | None, config: Config, recipe: str) -> RunId | Non
 # -- running a body -----------------------------------------------------------------
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler on whatever `sys.stderr` is when a record is written, not the
+    stream it was at set-up: a body run in-process (tests) whose stderr is
+    swapped and closed afterwards leaves no handler on a closed file."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def setup_logging(debug: bool, tag: str = "ccci") -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format=f"{tag}: %(message)s",
-        stream=sys.stderr,
+        handlers=[_Stderr()],
         force=True,
     )
 

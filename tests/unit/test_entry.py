@@ -1,7 +1,9 @@
 """The console scripts' shared shape: usage on argument errors, a fast --help (issue 17 item 6)."""
 
 import importlib
+import io
 import json
+import logging
 import subprocess
 import sys
 
@@ -64,3 +66,17 @@ def test_an_operational_error_is_exit_1_in_one_line(capsys):
 
     assert common.guarded("ccci-x", [], body) == 1
     assert capsys.readouterr().err == "ccci-x: app fx-web is busy\n"
+
+
+def test_logging_follows_stderr_when_it_is_swapped_and_the_old_one_closed(monkeypatch):
+    """A body run in-process (a test) whose stderr is captured and then closed
+    must not leave the log handler writing to the closed stream."""
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    common.setup_logging(False, "t")
+    logging.getLogger("ccci").info("one")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("ccci").info("two")
+    assert second.getvalue() == "t: two\n"
