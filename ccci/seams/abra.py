@@ -25,6 +25,7 @@ from pathlib import Path
 import attrs
 
 from ccci.seams import proc
+from ccci.seams.files import write_atomic
 from ccci.pure.config import Config
 from ccci.pure.names import Domain, RecipeName
 
@@ -244,6 +245,23 @@ class Abra:
             if key.strip() == "TYPE" and ":" in value:
                 return value.split(":", 1)[1].strip()
         return None
+
+    def set_env(self, domain: Domain, values: Mapping[str, str]) -> None:
+        """Set `values` in the app's env file as an operator edits it (abra has
+        no command that sets one value): an existing `KEY=` line is replaced,
+        a missing key appended; comments and every other line are kept. The
+        file stays private (it may now hold a client secret). Keys and values
+        are validated by the config (ccci.pure.config: names and one-line
+        values abra's dotenv reader takes as they are)."""
+        path = self.env_file(domain)
+        lines = path.read_text().splitlines()
+        left = dict(values)
+        for index, line in enumerate(lines):
+            key = line.partition("=")[0].strip()
+            if "=" in line and key in left:
+                lines[index] = f"{key}={left.pop(key)}"
+        lines += [f"{key}={value}" for key, value in left.items()]
+        write_atomic(path, "\n".join(lines) + "\n", mode=0o600)
 
     # -- calls -----------------------------------------------------------------
 
