@@ -407,4 +407,4 @@ def _recorded_argvs() -> Iterator[list[str]]:
     yield from recorded
 
 
-_NOT_CALLS = {"from_config", "recipe_dir", "server_name", "env_file", "recorded_version"}
+_NOT_CALLS = {"from_config", "recipe_dir", "server_name", "env_file", "recorded_version", "set_env"}
