@@ -336,6 +336,7 @@ class AppUnderTest:
             "CCCI_VERSION": self.target.version,
             "CCCI_STAGE": stage,
             "CCCI_ENV_FILE": str(self.abra.env_file(self.domain)),
+            "CCCI_ARTIFACTS": str(self.folder / "tests" / f"{stage}-files"),
         }
         if self.sso is not None:
             env.update(self.sso.env())
