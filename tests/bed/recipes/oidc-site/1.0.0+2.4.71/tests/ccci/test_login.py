@@ -111,10 +111,12 @@ def test_a_browser_logs_in_and_is_named(browser, artifacts):
         page.screenshot(path=str(artifacts / "oidc-site-login.png"))
         page.fill("#username", ENV["CCCI_OIDC_USERNAME"])
         page.fill("#password", ENV["CCCI_OIDC_PASSWORD"])
-        with page.expect_navigation(url=f"{APP}/", timeout=60_000):
-            page.click("#kc-login")
+        page.click("#kc-login")
+        try:
+            page.wait_for_url(f"{APP}/", timeout=60_000)
+        finally:
+            page.screenshot(path=str(artifacts / "oidc-site-logged-in.png"))
         hello = page.text_content("#hello")
-        page.screenshot(path=str(artifacts / "oidc-site-logged-in.png"))
         assert hello == f"Hello {ENV['CCCI_OIDC_USERNAME']}", (page.url, hello)
         assert page.text_content("#issuer") == issuer
     finally:
