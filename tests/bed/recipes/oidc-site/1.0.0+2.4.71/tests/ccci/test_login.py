@@ -63,17 +63,40 @@ def browser_home():
 
 
 @pytest.fixture(scope="module")
-def browser(browser_home):
+def driver():
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
     if not CHROMIUM.is_file():
         pytest.fail("no /usr/bin/chromium: apt-get install chromium")
-    with sync_api.sync_playwright() as driver:
-        chromium = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", *resolver_rules()],
-            env={**ENV, "HOME": str(browser_home)},
-        )
-        yield chromium
+    with sync_api.sync_playwright() as playwright:
+        yield playwright
+
+
+def launch(driver, home):
+    """Headless chromium whose HOME (and so NSS database) is `home`; TLS always verified."""
+    return driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=["--no-sandbox", *resolver_rules()],
+        env={**ENV, "HOME": str(home)},
+    )
+
+
+@pytest.fixture(scope="module")
+def browser(driver, browser_home):
+    chromium = launch(driver, browser_home)
+    yield chromium
+    chromium.close()
+
+
+def test_the_browser_verifies_tls(driver, tmp_path):
+    """Without the CA the same browser refuses the site: the login below is verified TLS."""
+    if not ENV.get("SSL_CERT_FILE"):
+        pytest.skip("no private CA to leave out: the site's certificate is from the system's store")
+    chromium = launch(driver, tmp_path)
+    try:
+        page = chromium.new_page()
+        with pytest.raises(Exception, match="ERR_CERT_AUTHORITY_INVALID"):
+            page.goto(f"{APP}/health", timeout=30_000)
+    finally:
         chromium.close()
 
 
