@@ -110,7 +110,8 @@ def test_health_is_open_and_the_site_is_not():
             return None
 
     opener = urllib.request.build_opener(Keep)
-    request = urllib.request.Request(f"{APP}/", headers={"Accept": "text/html"})
+    # No Accept header: a probe, not a browser, is sent to the login too.
+    request = urllib.request.Request(f"{APP}/")
     try:
         opener.open(request, timeout=10)
     except urllib.error.HTTPError as error:
