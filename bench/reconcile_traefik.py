@@ -86,7 +86,19 @@ def plain_swap(world: Reconciles, service: str, upstream: str) -> dict:
     if done.returncode != 0:
         raise BenchFailed(f"docker service update failed ({done.returncode}): {done.stderr.strip()[-800:]}")
     serving(world, upstream, "plain update")
+    say(f"plain ->{upstream}: failed requests: {traffic.summary()['failures'] or 'none'}")
     return {"phase": f"plain ->{upstream}", "wall": wall, **traffic.summary()}
+
+
+def timeline(phase: str, zero: float, health: list[dict], verdict, traffic: Traffic) -> None:
+    """When things happened, in seconds after the (first) deploy returned: where the outage sits."""
+    marks = [(h["started_at"], f"gate {h['version']} {h['verdict']} {h['started_at'] - zero:+.1f}"
+              f"..{h['decided_at'] - zero:+.1f}") for h in health]
+    marks += [(start, f"outage {start - zero:+.1f}..{end - zero:+.1f}") for start, end in traffic.outages]
+    if verdict is not None:
+        marks.append((verdict[0], f"Docker's verdict {verdict[0] - zero:+.1f}"))
+    say(f"{phase}: s after deploy: {', '.join(text for _, text in sorted(marks))}")
+    say(f"{phase}: failed requests: {traffic.summary()['failures'] or 'none'}")
 
 
 def reconcile(world: Reconciles, client, outcome: str, phase: str) -> dict:
@@ -109,6 +121,7 @@ def reconcile(world: Reconciles, client, outcome: str, phase: str) -> dict:
     say(f"{phase}: {result['outcome']} at {result['last_good']}; health "
         + "; ".join(f"{h['version']} {h['verdict']} window {h['window']:.0f}s in {h['seconds']:.1f}s"
                     for h in result["health"]))
+    timeline(phase, attempt["started_at"], result["health"], verdict, traffic)
     return {"phase": phase, "wall": wall, **traffic.summary(), "window": window, "effective": attempt["window"],
             "to_decision": to_decision, "ratio": to_decision / window, "lag": lag,
             "docker": verdict[1][:50] if verdict else "-", "verdict": attempt["verdict"]}
