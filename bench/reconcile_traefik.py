@@ -75,6 +75,16 @@ def serving(world: Reconciles, upstream: str, what: str) -> None:
         raise BenchFailed(f"{what}: the front door serves traefik {running}, not {upstream}")
 
 
+def served_after(world: Reconciles, traffic: Traffic, what: str) -> None:
+    """The app answers through the front door again at the end (as the test asserts): else the numbers are void."""
+    if traffic.ok and all(traffic.last[-5:]):
+        return
+    site = engine.Stack(engine.connect(), stack_name(Domain.parse(world.site)))
+    gone = "" if site.services() else f"; its stack {site.name} is gone: something else removed it"
+    raise BenchFailed(f"{what}: the app does not answer through the front door at the end{gone}; "
+                      f"failed requests: {traffic.summary()['failures']}")
+
+
 def plain_swap(world: Reconciles, service: str, upstream: str) -> dict:
     """`docker service update --image` (waits until swarm has converged), timed and watched."""
     say(f"plain: docker service update --image {IMAGE.format(upstream)} {service}")
@@ -86,6 +96,7 @@ def plain_swap(world: Reconciles, service: str, upstream: str) -> dict:
     if done.returncode != 0:
         raise BenchFailed(f"docker service update failed ({done.returncode}): {done.stderr.strip()[-800:]}")
     serving(world, upstream, "plain update")
+    served_after(world, traffic, f"plain ->{upstream}")
     say(f"plain ->{upstream}: failed requests: {traffic.summary()['failures'] or 'none'}")
     return {"phase": f"plain ->{upstream}", "wall": wall, **traffic.summary()}
 
@@ -122,6 +133,7 @@ def reconcile(world: Reconciles, client, outcome: str, phase: str) -> dict:
         + "; ".join(f"{h['version']} {h['verdict']} window {h['window']:.0f}s in {h['seconds']:.1f}s"
                     for h in result["health"]))
     timeline(phase, attempt["started_at"], result["health"], verdict, traffic)
+    served_after(world, traffic, phase)
     return {"phase": phase, "wall": wall, **traffic.summary(), "window": window, "effective": attempt["window"],
             "to_decision": to_decision, "ratio": to_decision / window, "lag": lag,
             "docker": verdict[1][:50] if verdict else "-", "verdict": attempt["verdict"]}
