@@ -255,12 +255,13 @@ class Abra:
         values abra's dotenv reader takes as they are)."""
         path = self.env_file(domain)
         lines = path.read_text().splitlines()
-        left = dict(values)
+        seen = set()
         for index, line in enumerate(lines):
             key = line.partition("=")[0].strip()
-            if "=" in line and key in left:
-                lines[index] = f"{key}={left.pop(key)}"
-        lines += [f"{key}={value}" for key, value in left.items()]
+            if "=" in line and key in values:  # every such line: a reader may take the last
+                lines[index] = f"{key}={values[key]}"
+                seen.add(key)
+        lines += [f"{key}={value}" for key, value in values.items() if key not in seen]
         write_atomic(path, "\n".join(lines) + "\n", mode=0o600)
 
     # -- calls -----------------------------------------------------------------

@@ -98,6 +98,13 @@ def test_set_env_replaces_a_keys_line_appends_a_new_one_and_keeps_the_rest_priva
     assert "OIDC_ISSUER=https://sso.ccci.test/realms/s\n" in abra.env_file(D).read_text()
 
 
+def test_a_key_given_twice_in_the_file_gets_the_value_on_every_line(abra):
+    """A dotenv reader may take the first or the last: both are ccci's value."""
+    abra.env_file(D).write_text("OIDC_ISSUER=a\nX=1\nOIDC_ISSUER=b\n")
+    abra.set_env(D, {"OIDC_ISSUER": "c"})
+    assert abra.env_file(D).read_text() == "OIDC_ISSUER=c\nX=1\nOIDC_ISSUER=c\n"
+
+
 def lease(**changes) -> realms.RealmLease:
     values = dict(realm=realms.RealmName.of("oidc-site", "abc123"), keycloak_url="https://sso-abc.ccci.test",
                   issuer="https://sso-abc.ccci.test/realms/oidc-site-abc123", discovery_url="d", token_url="t",
