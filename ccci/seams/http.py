@@ -173,7 +173,6 @@ def route_names(address: str, domains: Iterable[str]) -> None:
 
 
 def _routed(host: object) -> object:
-    for domain, address in list(_ROUTES.items()):
-        if under(host, [domain]):
-            return address
-    return host
+    """The address of the longest routed domain `host` is under, else `host`."""
+    matching = [domain for domain in list(_ROUTES) if under(host, [domain])]
+    return _ROUTES[max(matching, key=len)] if matching else host

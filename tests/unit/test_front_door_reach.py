@@ -143,7 +143,8 @@ def test_routed_names_resolve_to_the_proxy_in_this_process_and_no_others(monkeyp
     monkeypatch.setattr(socket, "getaddrinfo", socket.getaddrinfo)  # undone after the test
     monkeypatch.setattr(http, "_ROUTES", {})
     http.route_names("127.0.0.1", ["Routed-Test.invalid."])
-    http.route_names("127.0.0.2", ["other.invalid"])
+    http.route_names("127.0.0.2", ["other.invalid", "inner.routed-test.invalid"])
+    assert {info[4][0] for info in socket.getaddrinfo("x.inner.routed-test.invalid", 443)} == {"127.0.0.2"}
     for name in ("routed-test.invalid", "sso.routed-test.invalid", "A.B.ROUTED-TEST.INVALID."):
         assert {info[4][0] for info in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)} == {"127.0.0.1"}
     assert {info[4][0] for info in socket.getaddrinfo("x.other.invalid", 443)} == {"127.0.0.2"}
@@ -189,3 +190,15 @@ def test_a_suite_reaches_the_app_by_domain_through_the_proxy_verifying_the_beds_
     result = suites.run_suite("bare", [test], env={**bare, "PYTHONPATH": str(ROOT)}, out_dir=tmp_path / "out",
                               timeout=60)
     assert result.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in " ".join(result.failures), result.failures
+
+
+@pytest.mark.parametrize(("ca", "verify_tls", "verify"), [
+    (None, True, True), ("/bed/tls/ca.pem", True, "/bed/tls/ca.pem"), ("/bed/tls/ca.pem", False, False),
+    (None, False, False),
+])
+def test_the_keycloak_seam_verifies_against_the_ca_it_is_given_and_never_less(ca, verify_tls, verify):
+    from ccci.pure.config import KeycloakSettings
+    from ccci.seams.keycloak import Keycloak
+
+    settings = KeycloakSettings("https://sso.ccci.test", "/nonexistent", verify_tls=verify_tls)
+    assert Keycloak(settings, password="pw", ca_file=ca).verify == verify
