@@ -259,14 +259,15 @@ def test_quick_keeps_the_known_good_database_exactly(warm_bed, docker_client):
 
 
 class KeycloakInfra(KeycloakBed):
-    """keycloak as warm infrastructure (stateful) at `sso-<hex>.<base>`, gated by its own OIDC document."""
+    """keycloak as warm infrastructure (stateful) at `sso-<8 hex>.<base>`, gated by its own OIDC document."""
 
     def __init__(self, front_door, tmp_path: Path):
         super().__init__(front_door, tmp_path, canonical=False)
         data = json.loads(self.path.read_text())
         health = {"path": "/realms/master/.well-known/openid-configuration", "status": [200],
                   "contains": "issuer", "window": 0, "samples": 3, "poll": 2.0}
-        self.domain = Domain(f"sso-{secrets.token_hex(3)}.{self.base}")
+        # Eight hex digits: `<name>-<6 hex>` is a cold run's stack, which any run on the bed reaps.
+        self.domain = Domain(f"sso-{secrets.token_hex(4)}.{self.base}")
         data.update(recipes={}, infra={"sso": {"recipe": "keycloak", "domain": self.domain.value,
                                                "stateful": True, "health": health}})
         self.path.write_text(json.dumps(data))
@@ -372,7 +373,8 @@ def test_an_app_logs_its_user_in_through_the_warm_keycloak_in_a_real_browser(
     repos = tmp_path / "recipes"
     subprocess.run([str(BED_SRC / "recipes" / "build"), str(repos), OIDC_SITE], check=True, capture_output=True)
     path = front_door.config(
-        tmp_path, recipe_source=f"file://{repos}/{{recipe}}", infra={},
+        tmp_path, recipe_source=f"file://{repos}/{{recipe}}",
+        infra=json.loads(sso.path.read_text())["infra"],  # as on a CI host: the warm Keycloak is infra
         keycloak={"url": f"https://{sso.domain.value}", "admin_password_file": str(password_file)},
         recipes={OIDC_SITE: {
             "needs": ["keycloak"],
