@@ -46,7 +46,7 @@ from ccci.jobs.cold import ColdRequest, ColdRun  # noqa: E402
 from ccci.pure.names import ALL_STAGES, RecipeName, Ref, stack_name, warm_domain  # noqa: E402
 from ccci.jobs.promote import promote  # noqa: E402
 from ccci.jobs.quick import QuickRun  # noqa: E402
-from tests.fixtures.production import warm_front_door  # noqa: E402
+from tests.fixtures.production import FrontDoorNotUp, warm_front_door  # noqa: E402
 
 DEFAULTS = (("fx-web", "1.1.0+1.35.0"), ("keycloak", "10.6.0+26.7.3"))
 BED_SRC = ROOT / "tests" / "bed"
@@ -123,7 +123,11 @@ def main(argv: list[str]) -> int:
     pairs = [(argv[0], argv[1] if len(argv) == 2 else refs[argv[0]])] if argv else DEFAULTS
     worst = 0
     for recipe, ref in pairs:
-        worst = max(worst, measure(RecipeName.parse(recipe), Ref.parse(ref)))
+        try:
+            worst = max(worst, measure(RecipeName.parse(recipe), Ref.parse(ref)))
+        except FrontDoorNotUp as error:
+            print(f"bench: {recipe}: {str(error).splitlines()[0]}", file=sys.stderr)
+            worst = 1
     return worst
 
 

@@ -359,6 +359,46 @@ let
           default = 3600;
           description = "Seconds one cold run of ${name} may take in the nightly sweep before it is stopped (it still tears down).";
         };
+        env = mkOption {
+          type = types.attrsOf types.str;
+          default = { };
+          example = {
+            COMPOSE_FILE = "compose.yml:compose.smtp.yml";
+          };
+          description = ''
+            Values ccci writes into the app's env file before every deploy
+            of ${name}, as an operator edits it. Names are `[A-Z_][A-Z0-9_]*`
+            and not abra's own (TYPE, RECIPE, DOMAIN); values use
+            `A-Z a-z 0-9 _ . / : @ + , = % -` only (checked by ccci).
+          '';
+        };
+        ssoEnv = mkOption {
+          type = types.attrsOf (
+            types.enum [
+              "CCCI_KEYCLOAK_URL"
+              "CCCI_KEYCLOAK_HOST"
+              "CCCI_OIDC_REALM"
+              "CCCI_OIDC_ISSUER"
+              "CCCI_OIDC_DISCOVERY_URL"
+              "CCCI_OIDC_TOKEN_URL"
+              "CCCI_OIDC_CLIENT_ID"
+              "CCCI_OIDC_CLIENT_SECRET"
+              "CCCI_OIDC_USERNAME"
+              "CCCI_OIDC_EMAIL"
+            ]
+          );
+          default = { };
+          example = {
+            OIDC_ISSUER = "CCCI_OIDC_ISSUER";
+            OIDC_CLIENT_ID = "CCCI_OIDC_CLIENT_ID";
+            OIDC_CLIENT_SECRET = "CCCI_OIDC_CLIENT_SECRET";
+          };
+          description = ''
+            App env variables of ${name} that get the run's realm values
+            (docs/sso.md), written into the app's env file before every
+            deploy; needs `needs = [ "keycloak" ]`.
+          '';
+        };
       };
     };
 
@@ -910,6 +950,10 @@ in
     ++ lib.mapAttrsToList (name: e: {
       assertion = builtins.elem "keycloak" e.needs -> cfg.keycloak != null;
       message = ''services.ccci.enroll.${name}.needs: ["keycloak"] requires services.ccci.keycloak to be set (the warm Keycloak its per-run realms live on).'';
+    }) cfg.enroll
+    ++ lib.mapAttrsToList (name: e: {
+      assertion = e.ssoEnv != { } -> builtins.elem "keycloak" e.needs;
+      message = ''services.ccci.enroll.${name}.ssoEnv takes the values of a run's realm: it needs needs = [ "keycloak" ].'';
     }) cfg.enroll
     ++ secretAssertions;
 

@@ -28,7 +28,7 @@ from ccci.seams import engine, proc
 from ccci.capabilities import health, realms, suites
 from ccci.seams.abra import Abra, declared_timeout
 from ccci.pure import backupbot
-from ccci.pure.config import Config
+from ccci.pure.config import BadConfig, Config, check_env_value
 from ccci.pure.names import BadInput, Domain, RecipeName, Ref, stack_name
 from ccci.capabilities.recipe import Checkout
 from ccci.pure.results import AbraIdentity, RunResult, StageResult, Status
@@ -118,8 +118,9 @@ class AppUnderTest:
         settings = self.config.keycloak
         if settings is None:
             raise StageFailed(f"{self.recipe} needs keycloak, but the config has no keycloak section")
-        realms.preflight(settings)
-        self.sso = self._leases.enter_context(realms.lease(settings, self.recipe, run_id))
+        server = realms.server_for(self.config)
+        realms.preflight(settings, server=server)
+        self.sso = self._leases.enter_context(realms.lease(settings, self.recipe, run_id, server=server))
         self.calls.secrets |= self.sso.secrets()
         log.info("sso: realm %s on the warm Keycloak", self.sso.realm.value)
 
@@ -180,9 +181,27 @@ class AppUnderTest:
     def deployed(self) -> bool:
         return bool(self.stack.services())
 
+    def apply_env(self) -> None:
+        """Before a deploy: the config's `env` for this recipe and, while a realm
+        is open, its `sso_env` (the realm's values), into the app's env file."""
+        settings = self.config.settings_for(self.recipe)
+        values = dict(settings.env)
+        if self.sso is not None and settings.sso_env:
+            realm = self.sso.env()
+            values |= {name: realm[key] for name, key in settings.sso_env.items()}
+            for name, key in settings.sso_env.items():
+                try:
+                    check_env_value(values[name])
+                except BadConfig:
+                    raise StageFailed(f"the realm's {key} cannot go into the app's env as {name}") from None
+        if values and self.abra.env_file(self.domain).exists():
+            self.abra.set_env(self.domain, values)
+            log.info("env: %s set in the app's env file", ", ".join(sorted(values)))
+
     def deploy_target(self, *, upgrade: bool) -> None:
         """Deploy (or upgrade to) the target, then wait until it is up."""
         assert self.target is not None
+        self.apply_env()
         since = health.utc_stamp()
         if self.target.release is not None:
             if upgrade:
@@ -196,6 +215,7 @@ class AppUnderTest:
 
     def deploy_release(self, version: str, *, force: bool = False) -> None:
         """Deploy a release by its tag, then wait until it is up."""
+        self.apply_env()
         since = health.utc_stamp()
         self.abra.deploy(self.domain, version, force=force)
         self.wait_up(since)
@@ -316,6 +336,7 @@ class AppUnderTest:
             "CCCI_VERSION": self.target.version,
             "CCCI_STAGE": stage,
             "CCCI_ENV_FILE": str(self.abra.env_file(self.domain)),
+            "CCCI_ARTIFACTS": str(self.folder / "tests" / f"{stage}-files"),
         }
         if self.sso is not None:
             env.update(self.sso.env())

@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,7 +38,7 @@ from typing import Any
 import attrs
 
 from ccci.capabilities.signals import signals_deferred
-from ccci.pure.config import KeycloakSettings
+from ccci.pure.config import Config, KeycloakSettings
 from ccci.seams.keycloak import Keycloak, KeycloakError
 from ccci.pure.names import BadInput, RecipeName, RunId
 
@@ -54,6 +55,7 @@ REAP_GRACE_SECONDS = 300.0
 # Handed to the recipe's tests. The two secret ones must never be recorded.
 ENV_KEYS = (
     "CCCI_KEYCLOAK_URL",
+    "CCCI_KEYCLOAK_HOST",
     "CCCI_OIDC_REALM",
     "CCCI_OIDC_ISSUER",
     "CCCI_OIDC_DISCOVERY_URL",
@@ -126,6 +128,7 @@ class RealmLease:
         """The environment contract for the recipe's tests (see docs/sso.md)."""
         return {
             "CCCI_KEYCLOAK_URL": self.keycloak_url,
+            "CCCI_KEYCLOAK_HOST": urllib.parse.urlsplit(self.keycloak_url).hostname or "",
             "CCCI_OIDC_REALM": self.realm.value,
             "CCCI_OIDC_ISSUER": self.issuer,
             "CCCI_OIDC_DISCOVERY_URL": self.discovery_url,
@@ -246,6 +249,19 @@ def _server(settings: KeycloakSettings, server: Keycloak | None) -> Keycloak:
         return server
     try:
         return Keycloak(settings)
+    except KeycloakError as error:
+        raise KeycloakUnavailable(f"warm Keycloak: {error}") from None
+
+
+def server_for(config: Config) -> Keycloak:
+    """The config's warm Keycloak, reached as its apps are: under ingress
+    `local-proxy`, names under the base domain connect to the proxy, and TLS
+    is verified against `ca_certificates` when the config names it."""
+    if config.keycloak is None:
+        raise KeycloakUnavailable("the config has no keycloak section")
+    try:
+        return Keycloak(config.keycloak, connect_to=config.ingress.proxy_address, domains=(config.domain.value,),
+                        ca_file=config.ca_certificates)
     except KeycloakError as error:
         raise KeycloakUnavailable(f"warm Keycloak: {error}") from None
 

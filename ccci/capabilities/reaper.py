@@ -143,7 +143,8 @@ def reap(
             reaped.abra_dirs.append(path)
     if with_realms and config.keycloak is not None and time_left():
         try:
-            reaped.realms = realms.reap(config.keycloak, capacity.live_run_ids(config) | keep)
+            reaped.realms = realms.reap(config.keycloak, capacity.live_run_ids(config) | keep,
+                                        server=realms.server_for(config))
         except realms.RealmError as error:  # housekeeping: the next sweep tries again
             log.warning("reap: could not reap realms: %s", error)
     return reaped

@@ -13,31 +13,12 @@ resolver. Without CCCI_CONNECT_TO the plugin does nothing.
 from __future__ import annotations
 
 import os
-import socket
 
-
-def under(host: object, domains: list[str]) -> bool:
-    """Whether `host` is one of `domains` or a name under one (case and a final dot ignored)."""
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    if not isinstance(host, str):
-        return False
-    name = host.rstrip(".").lower()
-    return any(name == d or name.endswith("." + d) for d in domains)
-
-
-def domains_of(names: str) -> list[str]:
-    return [d for d in (n.strip(".").lower() for n in names.split()) if d]
+from ccci.seams.http import domains_of, route_names
 
 
 def pytest_configure(config) -> None:  # noqa: ARG001 (pytest's hook signature)
     address = os.environ.get("CCCI_CONNECT_TO")
     if not address:
         return
-    domains = domains_of(os.environ.get("CCCI_CONNECT_NAMES", ""))
-    resolve = socket.getaddrinfo
-
-    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return resolve(address if under(host, domains) else host, port, *args, **kwargs)
-
-    socket.getaddrinfo = getaddrinfo
+    route_names(address, domains_of(os.environ.get("CCCI_CONNECT_NAMES", "")))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -71,7 +72,39 @@ def _need(value: str) -> None:
         raise BadConfig(f"unknown need {value[:40]!r}; known: {sorted(KNOWN_NEEDS)}")
 
 
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+# What abra owns in an app's env: the recipe and version, and the app's domain.
+ABRA_OWNED = frozenset({"TYPE", "RECIPE", "DOMAIN"})
+# A value written into an app's env file: one line abra's dotenv reader takes
+# as it is (no quotes, expansion, comment or escape to interpret), bounded.
+_ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@+,=%-]{0,1024}")
+# The realm's values a recipe may have in its app's env (names of the tests'
+# environment, ccci.capabilities.realms.ENV_KEYS): all but the user's password.
+SSO_VALUES = frozenset({
+    "CCCI_KEYCLOAK_URL", "CCCI_KEYCLOAK_HOST", "CCCI_OIDC_REALM", "CCCI_OIDC_ISSUER", "CCCI_OIDC_DISCOVERY_URL",
+    "CCCI_OIDC_TOKEN_URL", "CCCI_OIDC_CLIENT_ID", "CCCI_OIDC_CLIENT_SECRET", "CCCI_OIDC_USERNAME", "CCCI_OIDC_EMAIL",
+})
+
+
+def _env_name(value: str) -> None:
+    if not _ENV_NAME.fullmatch(value):
+        raise BadConfig(f"{value[:40]!r} is not an env variable name (A-Z, 0-9, _; 64 at most)")
+    if value in ABRA_OWNED:
+        raise BadConfig(f"{value} is abra's to set, not the config's")
+
+
+def check_env_value(value: str) -> None:
+    if not _ENV_VALUE.fullmatch(value):
+        raise BadConfig(f"{value[:40]!r}: an env value may use A-Z a-z 0-9 and _./:@+,=%- only (1024 at most)")
+
+
+def _sso_value(value: str) -> None:
+    if value not in SSO_VALUES:
+        raise BadConfig(f"unknown realm value {value[:40]!r}; known: {sorted(SSO_VALUES)}")
+
+
 RecipeKey = Annotated[str, strict.Check(_recipe_name)]
+EnvName = Annotated[str, strict.Check(_env_name)]
 DomainName = Annotated[str, strict.Check(Domain.parse)]
 
 
@@ -95,12 +128,25 @@ class RecipeSettings:
     canonical: keep a warm canonical app for --quick and promote it after a
     green cold run on latest. needs: shared infrastructure the recipe's tests
     use, e.g. ["keycloak"] (a per-run realm on the warm Keycloak).
+    env: values ccci writes into the app's env file before every deploy, as an
+    operator edits it (e.g. COMPOSE_FILE to switch on a recipe's overlay).
+    sso_env: app env variables that get the run's realm values (e.g.
+    OIDC_ISSUER: CCCI_OIDC_ISSUER), written the same way; needs "keycloak".
     """
 
     overlay_tests: str | None = None
     canonical: bool = False
     needs: list[Annotated[str, strict.Check(_need)]] = attrs.Factory(list)
     timeout: Seconds = 3600
+    env: dict[EnvName, Annotated[str, strict.Check(check_env_value)]] = attrs.Factory(dict)
+    sso_env: dict[EnvName, Annotated[str, strict.Check(_sso_value)]] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.sso_env and "keycloak" not in self.needs:
+            raise BadConfig('sso_env needs "keycloak" in needs (the realm its values come from)')
+        both = sorted(set(self.env) & set(self.sso_env))
+        if both:
+            raise BadConfig(f"{both[0]} is set by both env and sso_env")
 
 
 @attrs.frozen

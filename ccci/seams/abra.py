@@ -25,6 +25,7 @@ from pathlib import Path
 import attrs
 
 from ccci.seams import proc
+from ccci.seams.files import write_atomic
 from ccci.pure.config import Config
 from ccci.pure.names import Domain, RecipeName
 
@@ -245,6 +246,24 @@ class Abra:
                 return value.split(":", 1)[1].strip()
         return None
 
+    def set_env(self, domain: Domain, values: Mapping[str, str]) -> None:
+        """Set `values` in the app's env file as an operator edits it (abra has
+        no command that sets one value): an existing `KEY=` line is replaced,
+        a missing key appended; comments and every other line are kept. The
+        file stays private (it may now hold a client secret). Keys and values
+        are validated by the config (ccci.pure.config: names and one-line
+        values abra's dotenv reader takes as they are)."""
+        path = self.env_file(domain)
+        lines = path.read_text().splitlines()
+        seen = set()
+        for index, line in enumerate(lines):
+            key = line.partition("=")[0].strip()
+            if "=" in line and key in values:  # every such line: a reader may take the last
+                lines[index] = f"{key}={values[key]}"
+                seen.add(key)
+        lines += [f"{key}={value}" for key, value in values.items() if key not in seen]
+        write_atomic(path, "\n".join(lines) + "\n", mode=0o600)
+
     # -- calls -----------------------------------------------------------------
 
     def _run(self, *words: str, secret_output: bool = False, check: bool = True) -> proc.Completed:
@@ -389,4 +408,4 @@ def _recorded_argvs() -> Iterator[list[str]]:
     yield from recorded
 
 
-_NOT_CALLS = {"from_config", "recipe_dir", "server_name", "env_file", "recorded_version"}
+_NOT_CALLS = {"from_config", "recipe_dir", "server_name", "env_file", "recorded_version", "set_env"}

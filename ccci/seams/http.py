@@ -24,7 +24,8 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -130,3 +131,48 @@ def call(
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
         why = getattr(error, "reason", None) or error
         raise HttpError(f"{method} {shown}: no reply ({why})", why) from None
+
+
+# -- names that connect to a fixed address, for connections ccci does not open itself --
+
+
+def under(host: object, domains: Iterable[str]) -> bool:
+    """Whether `host` is one of `domains` or a name under one (case and a final dot ignored)."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.rstrip(".").lower()
+    return any(name == d or name.endswith("." + d) for d in domains)
+
+
+def domains_of(names: str) -> list[str]:
+    """The domains in a space-separated list, lower case, without dots at their ends."""
+    return [d for d in (n.strip(".").lower() for n in names.split()) if d]
+
+
+_ROUTES: dict[str, str] = {}  # domain -> the address its names connect to
+_ROUTES_LOCK = threading.Lock()
+
+
+def route_names(address: str, domains: Iterable[str]) -> None:
+    """From now on, in this process, every name equal to or under one of
+    `domains` resolves to `address` (connections made by a library, e.g.
+    Keycloak's client, as `connect_to` does for `call`): the name stays SNI,
+    the certificate's name and Host. No other name is touched, and neither
+    is the host's resolver."""
+    with _ROUTES_LOCK:
+        if not _ROUTES:
+            resolve = socket.getaddrinfo
+
+            def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+                return resolve(_routed(host), port, *args, **kwargs)
+
+            socket.getaddrinfo = getaddrinfo
+        _ROUTES.update({domain: address for domain in domains_of(" ".join(domains))})
+
+
+def _routed(host: object) -> object:
+    """The address of the longest routed domain `host` is under, else `host`."""
+    matching = [domain for domain in list(_ROUTES) if under(host, [domain])]
+    return _ROUTES[max(matching, key=len)] if matching else host

@@ -5,6 +5,12 @@ the master realm's admin, whose password is read from the file the config
 names, when needed and never kept in the config. OIDC calls a realm's users
 make (discovery, password grant) use its `KeycloakOpenID`.
 
+Reach: a Keycloak behind the host's own proxy (ingress `local-proxy`, the
+test bed's front door) is reached as the apps are: its name, and every
+name under the domains given, connects to the proxy's address
+(`http.route_names`), TLS verified against the CA file given instead of
+the system's (never switched off unless `verify_tls` is false).
+
 Invariant: no credential leaves this module in a message. Every failure is
 turned into one `KeycloakError` whose text is built from the operation, the
 HTTP status and Keycloak's own error text with every secret this module knows
@@ -24,6 +30,7 @@ import keycloak.exceptions
 import requests
 
 from ccci.pure.config import KeycloakSettings
+from ccci.seams import http
 
 log = logging.getLogger("ccci")
 
@@ -69,9 +76,14 @@ def _short(body: object) -> str:
 class Keycloak:
     """One Keycloak server, seen by ccci: its admin API and its realms' OIDC."""
 
-    def __init__(self, settings: KeycloakSettings, *, password: str | None = None):
+    def __init__(self, settings: KeycloakSettings, *, password: str | None = None,
+                 connect_to: str | None = None, domains: tuple[str, ...] = (), ca_file: str | None = None):
         self.settings = settings
         self.url = settings.url.rstrip("/")
+        if connect_to is not None and domains:
+            http.route_names(connect_to, domains)
+        # requests' `verify`: False, True (the system's CAs) or a CA file.
+        self.verify: bool | str = ca_file if ca_file is not None and settings.verify_tls else settings.verify_tls
         self._password = password if password is not None else read_password(
             settings.admin_password_file
         )
@@ -109,7 +121,7 @@ class Keycloak:
                 password=self._password,
                 realm_name=MASTER,
                 user_realm_name=MASTER,
-                verify=self.settings.verify_tls,
+                verify=self.verify,
                 timeout=TIMEOUT,
             )
         return self._admin
@@ -120,7 +132,7 @@ class Keycloak:
         """The realm's OpenID Connect discovery document."""
         oidc = keycloak.KeycloakOpenID(
             server_url=self.url, realm_name=realm, client_id="ccci-probe",
-            verify=self.settings.verify_tls, timeout=TIMEOUT,
+            verify=self.verify, timeout=TIMEOUT,
         )
         with self._call(f"discovery of realm {realm}"):
             return oidc.well_known()
@@ -132,7 +144,7 @@ class Keycloak:
         self._secrets.update({client_secret, password})
         oidc = keycloak.KeycloakOpenID(
             server_url=self.url, realm_name=realm, client_id=client_id,
-            client_secret_key=client_secret, verify=self.settings.verify_tls, timeout=TIMEOUT,
+            client_secret_key=client_secret, verify=self.verify, timeout=TIMEOUT,
         )
         with self._call(f"password grant in realm {realm}"):
             return oidc.token(username, password)

@@ -38,7 +38,7 @@ from ccci.seams import engine, http, proc
 from ccci.seams.abra import Abra
 from tests.fixtures.volumes import tree
 from tests.fixtures.warm import Warm
-from tests.integration.test_cold_run import assert_nothing_left
+from tests.integration.test_cold_run import assert_nothing_left, ccci_run
 
 pytestmark = pytest.mark.integration
 
@@ -259,14 +259,15 @@ def test_quick_keeps_the_known_good_database_exactly(warm_bed, docker_client):
 
 
 class KeycloakInfra(KeycloakBed):
-    """keycloak as warm infrastructure (stateful) at `sso-<hex>.<base>`, gated by its own OIDC document."""
+    """keycloak as warm infrastructure (stateful) at `sso-<8 hex>.<base>`, gated by its own OIDC document."""
 
     def __init__(self, front_door, tmp_path: Path):
         super().__init__(front_door, tmp_path, canonical=False)
         data = json.loads(self.path.read_text())
         health = {"path": "/realms/master/.well-known/openid-configuration", "status": [200],
                   "contains": "issuer", "window": 0, "samples": 3, "poll": 2.0}
-        self.domain = Domain(f"sso-{secrets.token_hex(3)}.{self.base}")
+        # Eight hex digits: `<name>-<6 hex>` is a cold run's stack, which any run on the bed reaps.
+        self.domain = Domain(f"sso-{secrets.token_hex(4)}.{self.base}")
         data.update(recipes={}, infra={"sso": {"recipe": "keycloak", "domain": self.domain.value,
                                                "stateful": True, "health": health}})
         self.path.write_text(json.dumps(data))
@@ -289,11 +290,21 @@ class KeycloakInfra(KeycloakBed):
         return stable(self.stack(client).exec("db", ["pg_dump", "-U", "keycloak", "keycloak"]))
 
 
-@pytest.fixture
-def infra_bed(front_door, tmp_path, keycloak_images, swarm_lock, docker_client):
-    bed = KeycloakInfra(front_door, tmp_path)
+@pytest.fixture(scope="module")
+def warm_sso(front_door, tmp_path_factory, keycloak_images, docker_client):
+    """keycloak as warm infra behind the front door, kept for the module: the
+    reconciler's proof installs and rolls it, the OIDC login then uses it as
+    it was left (healthy on its last good) instead of waiting for another
+    Keycloak start and health gate."""
+    bed = KeycloakInfra(front_door, tmp_path_factory.mktemp("sso"))
     yield bed
     bed.stack(docker_client).remove_leftovers()
+
+
+@pytest.fixture
+def infra_bed(warm_sso, swarm_lock, docker_client):
+    assert not warm_sso.stack(docker_client).services(), "the reconciler's proof starts from nothing"
+    return warm_sso
 
 
 def test_the_reconciler_migrates_keycloak_and_rolls_a_broken_release_back_to_its_database(infra_bed, docker_client):
@@ -331,3 +342,62 @@ def test_the_reconciler_migrates_keycloak_and_rolls_a_broken_release_back_to_its
     assert bed.database(docker_client) == migrated
     status, body = bed.endpoint(bed.stack(docker_client)).get(f"/realms/{realm}/.well-known/openid-configuration")
     assert status == 200 and json.loads(body)["issuer"] == f"https://{bed.domain.value}/realms/{realm}"
+
+
+# -- an app that logs its user in through the warm Keycloak -------------------------------
+
+OIDC_SITE = "oidc-site"
+
+
+@pytest.fixture(scope="module")
+def oidc_site_images():
+    done = subprocess.run([str(BED_SRC / "images" / "recipes"), OIDC_SITE], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_app_logs_its_user_in_through_the_warm_keycloak_in_a_real_browser(
+        warm_sso, front_door, oidc_site_images, swarm_lock, tmp_path, docker_client):
+    """A cold run of oidc-site (Apache's mod_auth_openidc) against the warm
+    Keycloak behind the front door: ccci leases the run's realm through the
+    front door, writes its issuer and client into the app's env, and the
+    recipe's own test logs the realm's user in with Chromium (TLS verified
+    against the bed's CA): Keycloak's login page, the credentials, the
+    redirect back, the app's page naming the user."""
+    sso = warm_sso
+    if not sso.stack(docker_client).services():  # run alone: install it first
+        code, result, err = sso.reconcile()
+        assert code == 0 and result["outcome"] == "installed", err[-3000:]
+    admin_password = sso.stack(docker_client).exec("app", ["cat", "/run/secrets/admin_password"]).strip()
+    password_file = tmp_path / "keycloak-admin"
+    password_file.write_text(admin_password + "\n")
+    repos = tmp_path / "recipes"
+    subprocess.run([str(BED_SRC / "recipes" / "build"), str(repos), OIDC_SITE], check=True, capture_output=True)
+    path = front_door.config(
+        tmp_path, recipe_source=f"file://{repos}/{{recipe}}",
+        infra=json.loads(sso.path.read_text())["infra"],  # as on a CI host: the warm Keycloak is infra
+        keycloak={"url": f"https://{sso.domain.value}", "admin_password_file": str(password_file)},
+        recipes={OIDC_SITE: {
+            "needs": ["keycloak"],
+            # The bed's overlay: the Keycloak's name resolves to the host's front door inside the
+            # container, and the bed's CA is trusted there (a real server has DNS and a public CA).
+            "env": {"COMPOSE_FILE": "compose.yml:compose.bed.yml", "BED_CA_FILE": str(front_door.ca)},
+            "sso_env": {"OIDC_ISSUER": "CCCI_OIDC_ISSUER", "OIDC_CLIENT_ID": "CCCI_OIDC_CLIENT_ID",
+                        "OIDC_CLIENT_SECRET": "CCCI_OIDC_CLIENT_SECRET", "SSO_HOST": "CCCI_KEYCLOAK_HOST"},
+        }},
+    )
+    done = ccci_run(path, OIDC_SITE, "--stages", "install,custom")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    custom = stage_map(result)["custom"]["tests"]
+    assert "custom-recipe: " in custom and "custom-recipe: 0 passed" not in custom, custom
+    realm = f"{OIDC_SITE}-{result['run_id']}"
+    assert f"realm {realm}: created" in done.stderr and f"realm {realm}: deleted" in done.stderr
+    shots = sorted((Path(result["artifacts"]) / "tests" / "custom-files").glob("*.png"))
+    assert len(shots) >= 2, shots  # the login page and the logged-in page, kept with the run
+    print(f"\noidc-site screenshots: {[str(p) for p in shots]}")
+    transcripts = "".join(p.read_text(errors="replace") for p in (Path(result["artifacts"]) / "calls").iterdir())
+    assert admin_password not in transcripts + done.stdout + done.stderr
+    # The realm is gone from the warm Keycloak, which keeps serving.
+    admin = Admin(sso.endpoint(sso.stack(docker_client)), admin_password)
+    assert realm not in {r["realm"] for r in json.loads(admin.call("GET", "/admin/realms"))}
+    assert_nothing_left(docker_client, load_config(path), result)

@@ -19,23 +19,17 @@ no port of their own: traefik is the only way in.
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
 from ccci.pure.names import Domain, stack_name
-from ccci.seams import engine, http
-from tests.fixtures.production import build_traefik_image, front_door_script, repo_env
+from ccci.seams import engine
+from tests.fixtures.production import TRAEFIK_BROKEN as BROKEN, TRAEFIK_NEW as NEW, TRAEFIK_OLD as OLD
+from tests.fixtures.production import Reconciles, Traffic, build_traefik_image, front_door_script
 from tests.integration.test_cold_run import assert_nothing_left, ccci_run, stage_map
 
 pytestmark = pytest.mark.integration
-
-OLD, NEW, BROKEN = "5.0.0+v3.6.12", "5.1.0+v3.6.15", "5.2.0+v3.6.15"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,93 +60,6 @@ def test_a_cold_run_of_custom_html_through_the_front_door_is_green_and_leaves_no
 # -- the reconciler's stateless path on the front door itself -------------------------------
 
 
-class Traffic:
-    """GETs an app through the front door every 100 ms and counts what failed."""
-
-    def __init__(self, door, domain: str):
-        self.door, self.domain = door, domain
-        self.ok = self.failed = 0
-        self.failures: list[str] = []
-        self.outage_from: float | None = None
-        self.longest = 0.0
-        self.last: list[bool] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            now = time.monotonic()
-            try:
-                reply = self.door.get(self.domain, timeout=2)
-                good = reply.status == 200 and reply.body.startswith(b"custom-html on ")
-                why = f"HTTP {reply.status}"
-            except http.HttpError as error:
-                good, why = False, str(error.reason)[:80]
-            if good:
-                self.ok += 1
-                if self.outage_from is not None:
-                    self.longest = max(self.longest, now - self.outage_from)
-                    self.outage_from = None
-            else:
-                self.failed += 1
-                self.failures.append(why)
-                self.outage_from = self.outage_from if self.outage_from is not None else now
-            self.last = (self.last + [good])[-10:]
-            self._stop.wait(0.1)
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        time.sleep(1.5)  # a few requests after the reconcile's verdict
-        self._stop.set()
-        self._thread.join(10)
-        if self.outage_from is not None:
-            self.longest = max(self.longest, time.monotonic() - self.outage_from)
-
-    def summary(self) -> dict:
-        kinds: dict[str, int] = {}
-        for why in self.failures:
-            kinds[why] = kinds.get(why, 0) + 1
-        return {"requests": self.ok + self.failed, "failed": self.failed, "longest_outage_s": round(self.longest, 1),
-                "failures": kinds}
-
-
-class Reconciles:
-    """ccci-reconcile with a config of the test's own, on private copies of the recipes."""
-
-    def __init__(self, door, tmp_path: Path):
-        self.door = door
-        self.repos = tmp_path / "recipes"
-        for recipe in ("traefik", "custom-html"):
-            subprocess.run(["git", "clone", "--quiet", "--mirror", str(door.recipes / recipe),
-                            str(self.repos / recipe)], check=True)
-        self.site = f"site-{secrets.token_hex(3)}.{door.base}"
-        health = door.data["infra"]["traefik"]["health"]
-        self.path = door.config(tmp_path, recipe_source=f"file://{self.repos}/{{recipe}}", infra={
-            "traefik": door.data["infra"]["traefik"],
-            "site": {"recipe": "custom-html", "domain": self.site,
-                     "health": {**health, "path": "/", "contains": "custom-html on "}},
-        })
-
-    def git(self, recipe: str, *args: str) -> str:
-        return subprocess.run(["git", "-C", str(self.repos / recipe), *args],
-                              check=True, capture_output=True, text=True).stdout.strip()
-
-    def run(self, app: str) -> tuple[int, dict, str]:
-        env = repo_env(WILDCARD_DIR=str(self.door.ca.parent / "wildcard"))
-        done = subprocess.run([sys.executable, "-m", "ccci.entry.reconcile", "--config", str(self.path), app],
-                              capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, env=env)
-        result = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
-        return done.returncode, result, done.stderr
-
-    def traefik_version(self) -> str:
-        reply = self.door.get(self.door.domain, "/api/version")
-        assert reply.status == 200, reply
-        return json.loads(reply.body)["Version"]
-
-
 def test_the_reconciler_upgrades_the_front_door_and_rolls_a_broken_one_back_while_counting_failed_requests(
         front_door, docker_client, tmp_path, record_property):
     build_traefik_image("v3.6.12")
@@ -162,10 +69,7 @@ def test_the_reconciler_upgrades_the_front_door_and_rolls_a_broken_one_back_whil
     try:
         # The warm front door makes way: one traefik owns 80/443. Install the old release.
         assert front_door_script("down").returncode == 0
-        new_commit = world.git("traefik", "rev-parse", f"{NEW}^{{commit}}")
-        world.git("traefik", "tag", "-d", NEW)
-        code, result, err = world.run("traefik")
-        world.git("traefik", "tag", "-a", NEW, "-m", f"Release {NEW}", new_commit)
+        code, result, err = world.install_before("traefik", "traefik", NEW)
         assert code == 0 and result["outcome"] == "installed" and result["last_good"] == OLD, err[-3000:]
         assert world.traefik_version() == "v3.6.12"
         code, result, err = world.run("site")
@@ -180,8 +84,7 @@ def test_the_reconciler_upgrades_the_front_door_and_rolls_a_broken_one_back_whil
         assert traffic.ok > 0 and all(traffic.last[-5:]), traffic.summary()
 
         # A release whose static config traefik refuses rolls back to the last good one.
-        world.git("traefik", "tag", "-a", BROKEN, "-m", f"Release {BROKEN}",
-                  world.git("traefik", "rev-parse", "refs/heads/broken/static-config"))
+        world.tag("traefik", BROKEN, "refs/heads/broken/static-config")
         with Traffic(front_door, world.site) as traffic:
             code, result, err = world.run("traefik")
         numbers["rollback"] = traffic.summary()

@@ -12,6 +12,7 @@ domain. Generated names probe the class (the resolver override) as well.
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import subprocess
 import threading
@@ -23,7 +24,6 @@ from hypothesis import strategies as st
 
 from ccci.capabilities import suites
 from ccci.capabilities.health import Endpoint
-from ccci.generic import connect
 from ccci.pure.config import Ingress
 from ccci.seams import http
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -130,11 +130,27 @@ domains = st.lists(labels, min_size=2, max_size=3).map(".".join)
 @given(domains, st.lists(labels, max_size=3), st.sampled_from(["", "."]), st.booleans())
 def test_names_under_the_bed_domain_connect_to_the_proxy_and_no_others(base, sub, dot, upper):
     name = ".".join([*sub, base]) + dot
-    assert connect.under(name.upper() if upper else name, connect.domains_of(f" {base}. "))
+    assert http.under(name.upper() if upper else name, http.domains_of(f" {base}. "))
     # A look-alike that only ends with the same text, or a parent, is not the bed's.
-    assert not connect.under("x" + base, [base])
-    assert not connect.under(base.split(".", 1)[1], [base])
-    assert not connect.under(None, [base]) and not connect.under(name, [])
+    assert not http.under("x" + base, [base])
+    assert not http.under(base.split(".", 1)[1], [base])
+    assert not http.under(None, [base]) and not http.under(name, [])
+
+
+def test_routed_names_resolve_to_the_proxy_in_this_process_and_no_others(monkeypatch):
+    """What Keycloak's client (and the suites' plugin) rely on: names under a
+    routed domain resolve to its address; a look-alike or any other does not."""
+    monkeypatch.setattr(socket, "getaddrinfo", socket.getaddrinfo)  # undone after the test
+    monkeypatch.setattr(http, "_ROUTES", {})
+    http.route_names("127.0.0.1", ["Routed-Test.invalid."])
+    http.route_names("127.0.0.2", ["other.invalid", "inner.routed-test.invalid"])
+    assert {info[4][0] for info in socket.getaddrinfo("x.inner.routed-test.invalid", 443)} == {"127.0.0.2"}
+    for name in ("routed-test.invalid", "sso.routed-test.invalid", "A.B.ROUTED-TEST.INVALID."):
+        assert {info[4][0] for info in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)} == {"127.0.0.1"}
+    assert {info[4][0] for info in socket.getaddrinfo("x.other.invalid", 443)} == {"127.0.0.2"}
+    for name in ("xrouted-test.invalid", "invalid", "not-routed.invalid"):
+        with pytest.raises(socket.gaierror):
+            socket.getaddrinfo(name, 443)
 
 
 @given(domains, st.sampled_from([None, "/bed/tls/ca.pem"]), st.sampled_from([None, "127.0.0.1"]))
@@ -174,3 +190,15 @@ def test_a_suite_reaches_the_app_by_domain_through_the_proxy_verifying_the_beds_
     result = suites.run_suite("bare", [test], env={**bare, "PYTHONPATH": str(ROOT)}, out_dir=tmp_path / "out",
                               timeout=60)
     assert result.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in " ".join(result.failures), result.failures
+
+
+@pytest.mark.parametrize(("ca", "verify_tls", "verify"), [
+    (None, True, True), ("/bed/tls/ca.pem", True, "/bed/tls/ca.pem"), ("/bed/tls/ca.pem", False, False),
+    (None, False, False),
+])
+def test_the_keycloak_seam_verifies_against_the_ca_it_is_given_and_never_less(ca, verify_tls, verify):
+    from ccci.pure.config import KeycloakSettings
+    from ccci.seams.keycloak import Keycloak
+
+    settings = KeycloakSettings("https://sso.ccci.test", "/nonexistent", verify_tls=verify_tls)
+    assert Keycloak(settings, password="pw", ca_file=ca).verify == verify
