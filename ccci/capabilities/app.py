@@ -188,12 +188,12 @@ class AppUnderTest:
         values = dict(settings.env)
         if self.sso is not None and settings.sso_env:
             realm = self.sso.env()
-            values |= {name: realm[key] for name, key in settings.sso_env.items()}
             for name, key in settings.sso_env.items():
                 try:
-                    check_env_value(values[name])
+                    check_env_value(realm[key])
                 except BadConfig:
                     raise StageFailed(f"the realm's {key} cannot go into the app's env as {name}") from None
+                values[name] = realm[key]
         if values and self.abra.env_file(self.domain).exists():
             self.abra.set_env(self.domain, values)
             log.info("env: %s set in the app's env file", ", ".join(sorted(values)))

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from ccci.capabilities.signals import signals_deferred
-from ccci.pure.config import Config, KeycloakSettings
+from ccci.pure.config import SSO_ENV_KEYS, Config, KeycloakSettings
 from ccci.seams.keycloak import Keycloak, KeycloakError
 from ccci.pure.names import BadInput, RecipeName, RunId
 
@@ -52,20 +52,9 @@ ATTR_CREATED = "ccci.created"
 USERNAME = "ccci-user"
 REAP_GRACE_SECONDS = 300.0
 
-# Handed to the recipe's tests. The two secret ones must never be recorded.
-ENV_KEYS = (
-    "CCCI_KEYCLOAK_URL",
-    "CCCI_KEYCLOAK_HOST",
-    "CCCI_OIDC_REALM",
-    "CCCI_OIDC_ISSUER",
-    "CCCI_OIDC_DISCOVERY_URL",
-    "CCCI_OIDC_TOKEN_URL",
-    "CCCI_OIDC_CLIENT_ID",
-    "CCCI_OIDC_CLIENT_SECRET",
-    "CCCI_OIDC_USERNAME",
-    "CCCI_OIDC_PASSWORD",
-    "CCCI_OIDC_EMAIL",
-)
+# Handed to the recipe's tests (declared in ccci.pure.config, whose
+# `sso_env` names them). The two secret ones must never be recorded.
+ENV_KEYS = SSO_ENV_KEYS
 SECRET_ENV_KEYS = frozenset({"CCCI_OIDC_CLIENT_SECRET", "CCCI_OIDC_PASSWORD"})
 
 _SHAPE = re.compile(r"[a-z0-9-]{3,71}")

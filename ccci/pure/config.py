@@ -78,12 +78,23 @@ ABRA_OWNED = frozenset({"TYPE", "RECIPE", "DOMAIN"})
 # A value written into an app's env file: one line abra's dotenv reader takes
 # as it is (no quotes, expansion, comment or escape to interpret), bounded.
 _ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@+,=%-]{0,1024}")
-# The realm's values a recipe may have in its app's env (names of the tests'
-# environment, ccci.capabilities.realms.ENV_KEYS): all but the user's password.
-SSO_VALUES = frozenset({
-    "CCCI_KEYCLOAK_URL", "CCCI_KEYCLOAK_HOST", "CCCI_OIDC_REALM", "CCCI_OIDC_ISSUER", "CCCI_OIDC_DISCOVERY_URL",
-    "CCCI_OIDC_TOKEN_URL", "CCCI_OIDC_CLIENT_ID", "CCCI_OIDC_CLIENT_SECRET", "CCCI_OIDC_USERNAME", "CCCI_OIDC_EMAIL",
-})
+# A run's realm as its tests get it (ccci.capabilities.realms.RealmLease.env,
+# in this order) and the values of it a recipe may have in its app's env
+# (`sso_env`): all but the user's password.
+SSO_ENV_KEYS = (
+    "CCCI_KEYCLOAK_URL",
+    "CCCI_KEYCLOAK_HOST",
+    "CCCI_OIDC_REALM",
+    "CCCI_OIDC_ISSUER",
+    "CCCI_OIDC_DISCOVERY_URL",
+    "CCCI_OIDC_TOKEN_URL",
+    "CCCI_OIDC_CLIENT_ID",
+    "CCCI_OIDC_CLIENT_SECRET",
+    "CCCI_OIDC_USERNAME",
+    "CCCI_OIDC_PASSWORD",
+    "CCCI_OIDC_EMAIL",
+)
+SSO_VALUES = frozenset(SSO_ENV_KEYS) - {"CCCI_OIDC_PASSWORD"}
 
 
 def _env_name(value: str) -> None:
